@@ -1,0 +1,283 @@
+//! Pure: (zones, current shares) -> `DecisionTable`, the structure the query path reads to steer
+//! one client. It also holds the region index (CIDR overrides, countries, continents, default)
+//! and the ECS scope rule, so the answer code only asks "which CDN for this client, with which
+//! TTL and scope".
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::geo::Located;
+use crate::select::{self, Cell};
+use crate::zone::model::{CdnIndex, Code2, RegionKey, SteeredName, ZoneSet};
+
+/// Settings of the selection that are not per zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CellPrefixes {
+    /// IPv4 client cell, bits (default 24, the ECS privacy length).
+    pub v4: u8,
+    /// IPv6 client cell, bits (default 56).
+    pub v6: u8,
+}
+
+impl Default for CellPrefixes {
+    fn default() -> Self {
+        CellPrefixes { v4: 24, v6: 56 }
+    }
+}
+
+/// One CDN's current share within a region.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Share {
+    /// Which CDN of the steered name.
+    pub cdn: CdnIndex,
+    /// Relative weight (need not sum to 1); 0 means drained.
+    pub weight: f64,
+    /// Rendezvous salt of the CDN (from its name).
+    pub salt: u64,
+}
+
+/// What one region of one steered name answers right now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionDecision {
+    /// Which clients.
+    pub key: RegionKey,
+    /// Candidate shares.
+    pub shares: Vec<Share>,
+    /// TTL of answers.
+    pub ttl: u32,
+    /// True when no candidate is usable and the last-resort CDN answers.
+    pub fail_open: bool,
+}
+
+impl RegionDecision {
+    fn usable(&self) -> usize {
+        self.shares.iter().filter(|s| s.weight > 0.0).count()
+    }
+}
+
+/// The steering of one client for one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Steering {
+    /// Index of the region that matched.
+    pub region: usize,
+    /// The chosen CDN.
+    pub cdn: CdnIndex,
+    /// TTL of the answer.
+    pub ttl: u32,
+    /// ECS scope prefix: the prefix over which this answer is constant.
+    pub scope: u8,
+}
+
+/// Decisions for one steered name.
+#[derive(Debug, Clone)]
+pub struct NameDecisions {
+    /// Salt of the name for the rendezvous hash.
+    pub name_salt: u64,
+    /// Last-resort CDN.
+    pub last_resort: CdnIndex,
+    /// Per region, in the steered name's region order.
+    pub regions: Vec<RegionDecision>,
+    /// Override networks, longest prefix first, with their region index.
+    nets: Vec<(IpNet, usize)>,
+    countries: HashMap<Code2, usize>,
+    continents: HashMap<Code2, usize>,
+    default: usize,
+}
+
+impl NameDecisions {
+    /// Build with the configured static weights.
+    pub fn from_static(name: &SteeredName) -> NameDecisions {
+        let regions = name
+            .regions
+            .iter()
+            .map(|r| RegionDecision {
+                key: r.key.clone(),
+                shares: r
+                    .candidates
+                    .iter()
+                    .map(|c| Share { cdn: c.cdn, weight: c.weight, salt: select::salt(&name.cdns[c.cdn].name) })
+                    .collect(),
+                ttl: name.ttl,
+                fail_open: false,
+            })
+            .collect();
+        Self::with_regions(name, regions)
+    }
+
+    /// Build with given region decisions (same order as `name.regions`).
+    pub fn with_regions(name: &SteeredName, regions: Vec<RegionDecision>) -> NameDecisions {
+        let mut nets = Vec::new();
+        let mut countries = HashMap::new();
+        let mut continents = HashMap::new();
+        let mut default = regions.len().saturating_sub(1);
+        for (i, r) in name.regions.iter().enumerate() {
+            match &r.key {
+                RegionKey::Network(_) => nets.extend(r.nets.iter().map(|n| (*n, i))),
+                RegionKey::Country(c) => {
+                    countries.entry(*c).or_insert(i);
+                }
+                RegionKey::Continent(c) => {
+                    continents.entry(*c).or_insert(i);
+                }
+                RegionKey::Default => default = i,
+            }
+        }
+        nets.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        NameDecisions {
+            name_salt: select::salt(name.name.as_str()),
+            last_resort: name.last_resort,
+            regions,
+            nets,
+            countries,
+            continents,
+            default,
+        }
+    }
+
+    /// Region index and the prefix over which that region is constant around `ip`.
+    pub fn region_of(&self, ip: IpAddr, located: &Located) -> (usize, u8) {
+        let (region, mut scope) = match self.nets.iter().find(|(n, _)| n.contains(&ip)) {
+            Some((net, i)) => (*i, net.prefix_len()),
+            None => {
+                let region = located
+                    .place
+                    .country
+                    .and_then(|c| self.countries.get(&c))
+                    .or_else(|| located.place.continent.and_then(|c| self.continents.get(&c)))
+                    .copied()
+                    .unwrap_or(self.default);
+                (region, located.prefix_len)
+            }
+        };
+        // Narrow the scope until it excludes every override network that does not hold the
+        // client but lies inside the client's /scope block: within such a block the answer is
+        // not constant. Scope only grows, so one pass suffices.
+        for (net, _) in &self.nets {
+            if net.contains(&ip) {
+                continue;
+            }
+            if let Some(common) = common_prefix(ip, net.addr()) {
+                if common >= scope && net.prefix_len() > scope {
+                    scope = scope.max(common + 1);
+                }
+            }
+        }
+        (region, scope)
+    }
+
+    /// Steer one client: region, CDN, TTL and ECS scope.
+    pub fn steer(&self, ip: IpAddr, located: &Located, cells: CellPrefixes) -> Steering {
+        let (region_index, region_scope) = self.region_of(ip, located);
+        let Some(region) = self.regions.get(region_index) else {
+            return Steering { region: region_index, cdn: self.last_resort, ttl: 0, scope: region_scope };
+        };
+        let usable = region.usable();
+        if region.fail_open || usable == 0 {
+            return Steering { region: region_index, cdn: self.last_resort, ttl: region.ttl, scope: region_scope };
+        }
+        if usable == 1 {
+            let cdn = region.shares.iter().find(|s| s.weight > 0.0).map_or(self.last_resort, |s| s.cdn);
+            return Steering { region: region_index, cdn, ttl: region.ttl, scope: region_scope };
+        }
+        let base = if ip.is_ipv4() { cells.v4 } else { cells.v6 };
+        let cell_prefix = base.max(region_scope);
+        let cell = Cell::of(ip, cell_prefix);
+        let key = select::cell_key(cell, self.name_salt);
+        let winner = select::pick(key, region.shares.iter().map(|s| (s.salt, s.weight)));
+        let cdn = winner.and_then(|i| region.shares.get(i)).map_or(self.last_resort, |s| s.cdn);
+        Steering { region: region_index, cdn, ttl: region.ttl, scope: cell_prefix }
+    }
+}
+
+/// Number of leading bits `a` and `b` share, if they are the same family.
+fn common_prefix(a: IpAddr, b: IpAddr) -> Option<u8> {
+    match (a, b) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => Some((u32::from(a) ^ u32::from(b)).leading_zeros() as u8),
+        (IpAddr::V6(a), IpAddr::V6(b)) => Some((u128::from(a) ^ u128::from(b)).leading_zeros() as u8),
+        _ => None,
+    }
+}
+
+/// Decisions for every steered name, indexed like `ZoneSet::steered()`.
+#[derive(Debug, Clone, Default)]
+pub struct DecisionTable {
+    /// Per steered name.
+    pub names: Vec<NameDecisions>,
+    /// Client cell prefixes.
+    pub cells: CellPrefixes,
+}
+
+impl DecisionTable {
+    /// Every steered name at its configured static weights (cold start, and until the
+    /// health engine publishes shares).
+    pub fn from_static(zones: &ZoneSet, cells: CellPrefixes) -> DecisionTable {
+        DecisionTable { names: zones.steered().map(NameDecisions::from_static).collect(), cells }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::Place;
+    use crate::zone::model::{Candidate, Cdn, DomainName, Region};
+
+    fn name() -> SteeredName {
+        let cdn = |n: &str| Cdn { name: n.to_string(), target: DomainName::absolute(&format!("{n}.cdn.test")).unwrap() };
+        SteeredName {
+            name: DomainName::absolute("live.example.com").unwrap(),
+            ttl: 20,
+            cdns: vec![cdn("a"), cdn("b")],
+            last_resort: 1,
+            regions: vec![
+                Region {
+                    key: RegionKey::Network("isp".into()),
+                    nets: vec!["10.1.0.0/16".parse().unwrap()],
+                    candidates: vec![Candidate { cdn: 1, weight: 1.0 }],
+                },
+                Region {
+                    key: RegionKey::Country(*b"KR"),
+                    nets: vec![],
+                    candidates: vec![Candidate { cdn: 0, weight: 1.0 }, Candidate { cdn: 1, weight: 1.0 }],
+                },
+                Region { key: RegionKey::Default, nets: vec![], candidates: vec![Candidate { cdn: 0, weight: 1.0 }] },
+            ],
+        }
+    }
+
+    fn at(country: Option<&[u8; 2]>, prefix_len: u8) -> Located {
+        Located { place: Place { country: country.copied(), continent: None }, prefix_len }
+    }
+
+    #[test]
+    fn override_beats_country_and_scope_excludes_nested_override() {
+        let d = NameDecisions::from_static(&name());
+        let ip: IpAddr = "10.1.2.3".parse().unwrap();
+        let s = d.steer(ip, &at(Some(b"KR"), 8), CellPrefixes::default());
+        assert_eq!((s.region, s.cdn, s.scope), (0, 1, 16));
+        // 10.2.0.1 is KR in a /8 that also holds the /16 override: scope must exclude it.
+        let ip: IpAddr = "10.2.0.1".parse().unwrap();
+        let (region, scope) = d.region_of(ip, &at(Some(b"KR"), 8));
+        assert_eq!(region, 1);
+        assert_eq!(scope, 15, "10.2/15 is the widest block around the client without 10.1/16");
+        // Unknown country, one candidate: scope is the database network.
+        let s = d.steer("192.0.2.1".parse().unwrap(), &at(None, 20), CellPrefixes::default());
+        assert_eq!((s.region, s.cdn, s.scope), (2, 0, 20));
+        // Two candidates: scope is the cell.
+        let s = d.steer("211.234.5.6".parse().unwrap(), &at(Some(b"KR"), 16), CellPrefixes::default());
+        assert_eq!(s.scope, 24);
+        let s = d.steer("211.234.5.6".parse().unwrap(), &at(Some(b"KR"), 26), CellPrefixes::default());
+        assert_eq!(s.scope, 26, "a narrower database network is the cell");
+    }
+
+    #[test]
+    fn all_drained_fails_open_to_last_resort() {
+        let mut d = NameDecisions::from_static(&name());
+        for s in &mut d.regions[1].shares {
+            s.weight = 0.0;
+        }
+        let s = d.steer("211.234.5.6".parse().unwrap(), &at(Some(b"KR"), 16), CellPrefixes::default());
+        assert_eq!((s.cdn, s.scope), (1, 16));
+    }
+}

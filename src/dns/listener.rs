@@ -1,0 +1,192 @@
+//! UDP and TCP listeners. Own loops rather than hickory's `Server`: a UDP packet is answered
+//! inline by a fixed pool of workers (no task spawn per packet), QR=1 packets are dropped
+//! before decoding, and TCP has a connection cap, an idle timeout and a back-off when the
+//! process runs out of descriptors.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_server::net::xfer::Protocol;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::handler::Handler;
+
+/// Listener settings.
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    /// Addresses to serve on, UDP and TCP on each.
+    pub addrs: Vec<SocketAddr>,
+    /// TCP connections idle longer than this are closed.
+    pub tcp_idle: Duration,
+    /// Most TCP connections open at once; more wait in the kernel backlog.
+    pub tcp_max_connections: usize,
+    /// UDP worker tasks per socket.
+    pub udp_workers: usize,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            addrs: vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
+            tcp_idle: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+            udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// Sockets bound and ready to serve.
+#[derive(Debug)]
+pub struct Bound {
+    udp: Vec<Arc<UdpSocket>>,
+    tcp: Vec<TcpListener>,
+}
+
+impl Bound {
+    /// The UDP addresses actually bound (ports resolved).
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+    }
+
+    /// The TCP addresses actually bound.
+    pub fn tcp_addrs(&self) -> Vec<SocketAddr> {
+        self.tcp.iter().filter_map(|s| s.local_addr().ok()).collect()
+    }
+}
+
+/// Bind UDP and TCP on every address. With port 0 the UDP port is chosen by the OS and TCP is
+/// bound to the same port (retrying a few times if that TCP port is taken).
+pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Bound> {
+    let mut bound = Bound { udp: Vec::new(), tcp: Vec::new() };
+    for addr in addrs {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let udp = UdpSocket::bind(addr).await?;
+            let actual = udp.local_addr()?;
+            match TcpListener::bind(actual).await {
+                Ok(tcp) => {
+                    bound.udp.push(Arc::new(udp));
+                    bound.tcp.push(tcp);
+                    break;
+                }
+                Err(e) if addr.port() == 0 && attempts < 20 && e.kind() == io::ErrorKind::AddrInUse => continue,
+                Err(e) => return Err(io::Error::new(e.kind(), format!("TCP {actual}: {e}"))),
+            }
+        }
+    }
+    Ok(bound)
+}
+
+/// Start serving on `bound` until `stop` is cancelled.
+pub fn spawn(bound: Bound, handler: Handler, config: &ListenConfig, stop: CancellationToken, tasks: &mut JoinSet<()>) {
+    for socket in bound.udp {
+        for _ in 0..config.udp_workers.max(1) {
+            tasks.spawn(udp_worker(Arc::clone(&socket), handler.clone(), stop.clone()));
+        }
+    }
+    let permits = Arc::new(Semaphore::new(config.tcp_max_connections.max(1)));
+    for listener in bound.tcp {
+        tasks.spawn(tcp_acceptor(listener, handler.clone(), config.tcp_idle, Arc::clone(&permits), stop.clone()));
+    }
+}
+
+async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: CancellationToken) {
+    let mut buf = vec![0u8; 65_535];
+    loop {
+        let received = tokio::select! {
+            r = socket.recv_from(&mut buf) => r,
+            _ = stop.cancelled() => return,
+        };
+        let (len, src) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here on some systems; keep serving.
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        if src.port() == 0 {
+            continue;
+        }
+        if let Some(reply) = handler.handle_packet(buf[..len].to_vec(), src, Protocol::Udp) {
+            if let Err(e) = socket.send_to(&reply, src).await {
+                tracing::debug!(error = %e, %src, "udp send error");
+            }
+        }
+    }
+}
+
+async fn tcp_acceptor(listener: TcpListener, handler: Handler, idle: Duration, permits: Arc<Semaphore>, stop: CancellationToken) {
+    let mut conns = JoinSet::new();
+    loop {
+        let Ok(permit) = (tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => p,
+            _ = stop.cancelled() => break,
+        }) else {
+            break;
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.cancelled() => break,
+        };
+        match accepted {
+            Ok((stream, src)) => {
+                let handler = handler.clone();
+                let stop = stop.clone();
+                conns.spawn(async move {
+                    let _permit = permit;
+                    tokio::select! {
+                        r = tcp_connection(stream, src, &handler, idle) => {
+                            if let Err(e) = r { tracing::debug!(error = %e, %src, "tcp connection closed"); }
+                        }
+                        _ = stop.cancelled() => {}
+                    }
+                });
+            }
+            Err(e) => {
+                // EMFILE/ENFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "tcp accept failed; backing off");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        while conns.try_join_next().is_some() {}
+    }
+    conns.shutdown().await;
+}
+
+/// Serve length-prefixed queries on one connection until the client closes it, goes idle, or
+/// sends something that is not DNS.
+async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, idle: Duration) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+            Err(_) => return Ok(()),
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
+            Ok(r) => r?,
+        };
+        let len = usize::from(u16::from_be_bytes(len));
+        let mut msg = vec![0u8; len];
+        tokio::time::timeout(idle, stream.read_exact(&mut msg))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in the middle of a message"))??;
+        let Some(reply) = handler.handle_packet(msg, src, Protocol::Tcp) else {
+            // Junk on a stream: nothing sensible to answer, and framing may be lost.
+            return Ok(());
+        };
+        let Ok(reply_len) = u16::try_from(reply.len()) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.extend_from_slice(&reply_len.to_be_bytes());
+        framed.extend_from_slice(&reply);
+        stream.write_all(&framed).await?;
+    }
+}

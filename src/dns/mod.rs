@@ -1,0 +1,11 @@
+//! DNS: the only place hickory types are used. `table` turns zones into wire records, `answer`
+//! is the pure question -> records step, `handler` applies protocol rules and encodes,
+//! `listener` owns the sockets.
+
+pub mod answer;
+pub mod handler;
+pub mod listener;
+pub mod table;
+
+pub use handler::Handler;
+pub use table::ZoneTable;

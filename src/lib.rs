@@ -1,0 +1,44 @@
+//! cdnsteer: an authoritative GSLB DNS server that steers live-video audiences across CDNs.
+//!
+//! # Pipeline
+//!
+//! ```text
+//! zones/*.yaml --zone::spec (strict YAML)--> zone::check (all problems, file:line:col) --> ZoneSet
+//! geoip/*.mmdb --geo::GeoDb::open (in memory, every record decoded and checked)  --> GeoDb
+//!
+//! ZoneSet + GeoDb --publish::Publisher (the single writer)--> Snapshot{generation}
+//!                    dns::ZoneTable::build   (wire records)
+//!                    decide::DecisionTable   (shares per steered name x region)
+//!                 --> one ArcSwap::store
+//!
+//! packet --dns::listener--> dns::Handler::handle_packet: snapshot = load() (no lock, no clock)
+//!        --> EDNS/ECS rules --> dns::answer::answer(snapshot, qname, qtype, client)
+//!            steered name: geo::locate -> decide::NameDecisions::steer (region, rendezvous pick
+//!            over the client cell, ECS scope) -> CNAME
+//!        --> encode within the UDP size limit (TC=1 beyond it)
+//! ```
+//!
+//! # Modules
+//!
+//! - [`cli`], [`daemon`], [`config`]: the binary's commands, the serve loop, daemon settings.
+//! - [`diag`]: located, named diagnostics for everything an operator edits.
+//! - [`zone`]: zone schema (`spec`), semantic checks (`check`), validated model (`model`).
+//! - [`geo`]: the only maxminddb user; address -> country/continent + matched prefix.
+//! - [`select`]: pure weighted rendezvous hashing over client cells.
+//! - [`decide`]: pure (zones, shares) -> decision table; region index and ECS scope rule.
+//! - [`snapshot`], [`publish`]: the immutable served state and its single writer.
+//! - [`dns`]: the only hickory user: record table, pure answer, handler, listeners.
+//! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod decide;
+pub mod diag;
+pub mod dns;
+pub mod fuzz;
+pub mod geo;
+pub mod publish;
+pub mod select;
+pub mod snapshot;
+pub mod zone;

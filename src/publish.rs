@@ -1,0 +1,112 @@
+//! The single writer of the one `ArcSwap<Snapshot>`. Every change (zone reload, GeoIP reload,
+//! new shares from the health engine) goes through `Publisher`, which builds a whole Snapshot
+//! with the next generation number and stores it in one atomic swap. Readers hold a
+//! `SnapshotReader` and do one `load()` per query: no lock, no clock.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::decide::{CellPrefixes, DecisionTable};
+use crate::dns::ZoneTable;
+use crate::geo::GeoDb;
+use crate::snapshot::Snapshot;
+use crate::zone::ZoneSet;
+
+/// Cheap, clonable read handle on the current snapshot.
+#[derive(Clone, Debug)]
+pub struct SnapshotReader {
+    current: Arc<ArcSwap<Snapshot>>,
+}
+
+impl SnapshotReader {
+    /// The current snapshot (one atomic load; keep it for the whole request).
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
+    /// The current snapshot as an owned `Arc` (for long-lived readers such as the admin API).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+}
+
+/// Owns the swap. Not `Clone`: having a `&mut Publisher` is what makes a caller the writer.
+#[derive(Debug)]
+pub struct Publisher {
+    current: Arc<ArcSwap<Snapshot>>,
+    cells: CellPrefixes,
+}
+
+impl Publisher {
+    /// Publish generation 1 from zones and GeoIP at static weights.
+    pub fn new(zones: ZoneSet, geo: GeoDb, cells: CellPrefixes) -> Publisher {
+        let zones = Arc::new(zones);
+        let snapshot = Snapshot {
+            generation: 1,
+            table: Arc::new(ZoneTable::build(&zones)),
+            decisions: Arc::new(DecisionTable::from_static(&zones, cells)),
+            zones,
+            geo: Arc::new(geo),
+        };
+        Publisher { current: Arc::new(ArcSwap::from_pointee(snapshot)), cells }
+    }
+
+    /// A read handle.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader { current: Arc::clone(&self.current) }
+    }
+
+    /// The snapshot now being served.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// Swap in new zones (already validated in full). Steering restarts from the new zones'
+    /// static weights until the health engine publishes again.
+    pub fn publish_zones(&mut self, zones: ZoneSet) -> u64 {
+        let old = self.current();
+        let zones = Arc::new(zones);
+        self.store(Snapshot {
+            generation: old.generation + 1,
+            table: Arc::new(ZoneTable::build(&zones)),
+            decisions: Arc::new(DecisionTable::from_static(&zones, self.cells)),
+            zones,
+            geo: Arc::clone(&old.geo),
+        })
+    }
+
+    /// Swap in a new GeoIP database (already checked).
+    pub fn publish_geo(&mut self, geo: GeoDb) -> u64 {
+        let old = self.current();
+        self.store(Snapshot {
+            generation: old.generation + 1,
+            zones: Arc::clone(&old.zones),
+            table: Arc::clone(&old.table),
+            decisions: Arc::clone(&old.decisions),
+            geo: Arc::new(geo),
+        })
+    }
+
+    /// Swap in new decisions for the current zones. `build` gets the zones being served, so
+    /// decisions can never be paired with zones they were not made for.
+    pub fn publish_decisions(&mut self, build: impl FnOnce(&ZoneSet, CellPrefixes) -> DecisionTable) -> u64 {
+        let old = self.current();
+        let decisions = build(&old.zones, self.cells);
+        self.store(Snapshot {
+            generation: old.generation + 1,
+            zones: Arc::clone(&old.zones),
+            table: Arc::clone(&old.table),
+            decisions: Arc::new(decisions),
+            geo: Arc::clone(&old.geo),
+        })
+    }
+
+    fn store(&mut self, snapshot: Snapshot) -> u64 {
+        let generation = snapshot.generation;
+        self.current.store(Arc::new(snapshot));
+        tracing::info!(generation, "published snapshot");
+        generation
+    }
+}
