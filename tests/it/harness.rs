@@ -1,0 +1,178 @@
+//! Test harness: the real server on 127.0.0.1:0 and a small DNS client over real UDP and TCP.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use cdnsteer::config::{Config, Overrides};
+use cdnsteer::daemon::{self, Running};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled GeoIP database.
+pub fn bundled_geoip() -> PathBuf {
+    repo().join("geoip/iptoasn-country.mmdb")
+}
+
+/// A running server and where it listens.
+pub struct TestServer {
+    /// UDP address.
+    pub udp: SocketAddr,
+    /// TCP address.
+    pub tcp: SocketAddr,
+    /// The server.
+    pub running: Running,
+}
+
+/// Start the real server on 127.0.0.1 with an OS-chosen port.
+pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
+    let overrides = Overrides {
+        zones: Some(zones.to_path_buf()),
+        geoip: Some(geoip.to_path_buf()),
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        log_format: None,
+    };
+    let config = Config::load(None, &overrides).expect("config");
+    let running = daemon::start(config).await.expect("server starts");
+    TestServer { udp: running.udp[0], tcp: running.tcp[0], running }
+}
+
+/// Start on the bundled zones and GeoIP database.
+pub async fn start_bundled() -> TestServer {
+    start(&repo().join("zones"), &bundled_geoip()).await
+}
+
+/// How to build a query.
+#[derive(Clone, Debug)]
+pub struct Ask {
+    /// Name as asked (case preserved).
+    pub name: String,
+    /// Type.
+    pub qtype: RecordType,
+    /// EDNS payload size; `None` for no OPT.
+    pub edns: Option<u16>,
+    /// ECS as "address/prefix".
+    pub ecs: Option<String>,
+    /// Query id.
+    pub id: u16,
+}
+
+impl Ask {
+    /// A plain query with EDNS 1232.
+    pub fn new(name: &str, qtype: RecordType) -> Ask {
+        Ask { name: name.to_string(), qtype, edns: Some(1232), ecs: None, id: 0x4242 }
+    }
+
+    /// With an ECS option.
+    pub fn ecs(mut self, subnet: &str) -> Ask {
+        self.ecs = Some(subnet.to_string());
+        self
+    }
+
+    /// Without EDNS.
+    pub fn no_edns(mut self) -> Ask {
+        self.edns = None;
+        self
+    }
+
+    /// With this EDNS payload size.
+    pub fn payload(mut self, size: u16) -> Ask {
+        self.edns = Some(size);
+        self
+    }
+
+    /// The wire bytes.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut m = Message::new(self.id, MessageType::Query, OpCode::Query);
+        m.metadata.recursion_desired = false;
+        m.add_query(Query::query(Name::from_str(&self.name).expect("name"), self.qtype));
+        if let Some(size) = self.edns {
+            let mut e = Edns::new();
+            e.set_max_payload(size);
+            if let Some(subnet) = &self.ecs {
+                let (addr, prefix) = subnet.split_once('/').expect("addr/prefix");
+                let addr: IpAddr = addr.parse().expect("addr");
+                let prefix: u8 = prefix.parse().expect("prefix");
+                e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(addr, prefix, 0)));
+            }
+            m.set_edns(e);
+        }
+        m.to_vec().expect("encode")
+    }
+}
+
+/// Send raw bytes over UDP; `None` if nothing comes back within `wait`.
+pub async fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    sock.send_to(bytes, server).await.expect("send");
+    let mut buf = vec![0u8; 65535];
+    match tokio::time::timeout(wait, sock.recv_from(&mut buf)).await {
+        Ok(Ok((n, _))) => Some(buf[..n].to_vec()),
+        _ => None,
+    }
+}
+
+/// Send raw bytes over TCP (length-prefixed) and read one reply; `None` on close or timeout.
+pub async fn tcp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let mut s = TcpStream::connect(server).await.expect("connect");
+    let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(bytes);
+    s.write_all(&framed).await.expect("write");
+    let read = async {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut body).await.ok()?;
+        Some(body)
+    };
+    tokio::time::timeout(wait, read).await.ok().flatten()
+}
+
+/// Ask over UDP and parse the reply (panics if none).
+pub async fn udp(server: SocketAddr, ask: &Ask) -> Message {
+    let raw = udp_raw(server, &ask.bytes(), Duration::from_secs(3)).await.expect("UDP reply");
+    Message::from_vec(&raw).expect("reply parses")
+}
+
+/// Ask over TCP and parse the reply.
+pub async fn tcp(server: SocketAddr, ask: &Ask) -> Message {
+    let raw = tcp_raw(server, &ask.bytes(), Duration::from_secs(3)).await.expect("TCP reply");
+    Message::from_vec(&raw).expect("reply parses")
+}
+
+/// The CNAME target of the first answer, without the trailing dot.
+pub fn cname(m: &Message) -> Option<String> {
+    m.answers.iter().find_map(|r| match &r.data {
+        RData::CNAME(c) => Some(c.0.to_string().trim_end_matches('.').to_string()),
+        _ => None,
+    })
+}
+
+/// The echoed ECS option: (source prefix, scope prefix, address).
+pub fn ecs(m: &Message) -> Option<(u8, u8, IpAddr)> {
+    let edns = m.edns.as_ref()?;
+    match edns.option(hickory_proto::rr::rdata::opt::EdnsCode::Subnet)? {
+        EdnsOption::Subnet(s) => Some((s.source_prefix(), s.scope_prefix(), s.addr())),
+        _ => None,
+    }
+}
+
+/// The CNAME target -> CDN name map of the bundled live.example.com.
+pub fn bundled_cdn(target: &str) -> &'static str {
+    match target {
+        "live-example.akamaized.net" => "akamai",
+        "live-example.global.ssl.fastly.net" => "fastly",
+        "d1live3example.cloudfront.net" => "cloudfront",
+        "live-example.edgecastcdn.net" => "edgio",
+        other => panic!("unexpected target {other}"),
+    }
+}
