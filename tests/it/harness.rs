@@ -106,7 +106,16 @@ impl Ask {
             }
             m.set_edns(e);
         }
-        m.to_vec().expect("encode")
+        let mut bytes = m.to_vec().expect("encode");
+        // hickory's encoder lower-cases names; put the name back exactly as asked.
+        let mut wire = Vec::new();
+        for label in self.name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.push(0);
+        bytes[12..12 + wire.len()].copy_from_slice(&wire);
+        bytes
     }
 }
 
