@@ -43,13 +43,14 @@ pub struct Running {
     pub stop: CancellationToken,
     tasks: JoinSet<()>,
     config: Config,
+    geo_seen: Mutex<Option<(u64, std::time::SystemTime)>>,
 }
 
 impl Running {
     /// Reload zones and GeoIP from the configured paths; the old generation keeps serving if
     /// anything is wrong. Returns the new generation.
     pub async fn reload(&self) -> Result<u64, StartError> {
-        reload(&self.config, &self.publisher).await
+        reload(&self.config, &self.publisher, &self.geo_seen).await
     }
 
     /// Stop serving and wait for the listeners to finish.
@@ -75,17 +76,30 @@ async fn load_geo(config: &Config) -> Result<GeoDb, StartError> {
         .map_err(StartError::Geo)
 }
 
-async fn reload(config: &Config, publisher: &Mutex<Publisher>) -> Result<u64, StartError> {
+/// Size and modification time of a file: a reload re-reads the GeoIP database only when
+/// these change (it is large; zones are small and always re-read).
+fn file_identity(path: &std::path::Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+async fn reload(config: &Config, publisher: &Mutex<Publisher>, geo_seen: &Mutex<Option<(u64, std::time::SystemTime)>>) -> Result<u64, StartError> {
     let zones = load_zones(config).await?;
-    let geo = load_geo(config).await?;
-    let mut p = publisher.lock().await;
-    p.publish_geo(geo);
-    Ok(p.publish_zones(zones))
+    let identity = file_identity(&config.geoip);
+    let mut seen = geo_seen.lock().await;
+    if identity.is_none() || identity != *seen {
+        let geo = load_geo(config).await?;
+        let generation = publisher.lock().await.publish_reload(zones, geo);
+        *seen = identity;
+        return Ok(generation);
+    }
+    Ok(publisher.lock().await.publish_zones(zones))
 }
 
 /// Load, bind and start serving; returns once the listeners run.
 pub async fn start(config: Config) -> Result<Running, StartError> {
     let zones = load_zones(&config).await?;
+    let geo_seen = Mutex::new(file_identity(&config.geoip));
     let geo = load_geo(&config).await?;
     let info = geo.info().clone();
     tracing::info!(
@@ -105,7 +119,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let mut tasks = JoinSet::new();
     listener::spawn(bound, Handler::new(reader.clone()), &config.listen, stop.clone(), &mut tasks);
     tracing::info!(?udp, ?tcp, generation = 1, "serving");
-    Ok(Running { udp, tcp, reader, publisher: Arc::new(Mutex::new(publisher)), stop, tasks, config })
+    Ok(Running { udp, tcp, reader, publisher: Arc::new(Mutex::new(publisher)), stop, tasks, config, geo_seen })
 }
 
 /// Tell systemd (Type=notify) something, if we run under it. Best effort: a missing socket is

@@ -77,6 +77,19 @@ impl Publisher {
         })
     }
 
+    /// Swap in new zones and a new GeoIP database together: one reload, one generation.
+    pub fn publish_reload(&mut self, zones: ZoneSet, geo: GeoDb) -> u64 {
+        let old = self.current();
+        let zones = Arc::new(zones);
+        self.store(Snapshot {
+            generation: old.generation + 1,
+            table: Arc::new(ZoneTable::build(&zones)),
+            decisions: Arc::new(DecisionTable::from_static(&zones, self.cells)),
+            zones,
+            geo: Arc::new(geo),
+        })
+    }
+
     /// Swap in a new GeoIP database (already checked).
     pub fn publish_geo(&mut self, geo: GeoDb) -> u64 {
         let old = self.current();
