@@ -104,7 +104,7 @@ mod tests {
         let c = Cell::of("211.234.10.77".parse().unwrap(), 24);
         assert_eq!(c.bits, u128::from(u32::from(Ipv4Addr::new(211, 234, 10, 0))));
         let c6 = Cell::of("2001:db8:1:2:3::1".parse().unwrap(), 56);
-        assert_eq!(c6.bits, u128::from("2001:db8:1:200::".parse::<std::net::Ipv6Addr>().unwrap()));
+        assert_eq!(c6.bits, u128::from("2001:db8:1::".parse::<std::net::Ipv6Addr>().unwrap()));
         assert_eq!(Cell::of("1.2.3.4".parse().unwrap(), 0).bits, 0);
     }
 

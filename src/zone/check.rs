@@ -319,14 +319,13 @@ impl Cx<'_> {
         path: &str,
     ) -> Option<SteeredName> {
         let before = self.diags.items().len();
-        let at = pos(s);
         let s = &s.value;
         let ttl = match &s.ttl {
             Some(t) => self.ttl(t, &format!("{path}.ttl"), ttl_bounds::STEERED_MIN, ttl_bounds::STEERED_MAX),
             None => ttl_bounds::STEERED_DEFAULT,
         };
         let mut cdns = Vec::new();
-        for (cname, c) in &s.cdns.0 {
+        for (cname, c) in &s.cdns.value.0 {
             let cpath = format!("{path}.cdns.{}", cname.value);
             if !valid_cdn_name(&cname.value) {
                 self.err(pos(cname), &cpath, Code::InvalidName, format!("CDN name `{}`; expected lower-case letters, digits, '-' or '_'", cname.value));
@@ -338,10 +337,10 @@ impl Cx<'_> {
                 Err(e) => self.err(pos(&c.value.target), &format!("{cpath}.target"), Code::InvalidName, e),
             }
         }
-        if s.cdns.0.is_empty() {
-            self.err(at, &format!("{path}.cdns"), Code::NoCdns, "no CDNs; expected at least one `name: {target: ...}`");
+        if s.cdns.value.0.is_empty() {
+            self.err(pos(&s.cdns), &format!("{path}.cdns"), Code::NoCdns, "no CDNs; expected at least one `name: {target: ...}`");
         }
-        let cdn_names: Vec<&str> = s.cdns.0.iter().map(|(k, _)| k.value.as_str()).collect();
+        let cdn_names: Vec<&str> = s.cdns.value.0.iter().map(|(k, _)| k.value.as_str()).collect();
         let last_resort = match cdns.iter().position(|c| c.name == s.last_resort.value) {
             Some(i) => i,
             None => {

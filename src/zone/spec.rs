@@ -3,6 +3,7 @@
 //! at the line and column. Parsing is strict: unknown keys, duplicate keys and wrong types are
 //! errors. Meaning is checked later, in `zone::check`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -37,14 +38,24 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for OrderedMap<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    // On an error inside the value the key stays open: it names the YAML path.
+                    OPEN_KEYS.with(|k| k.borrow_mut().push(key.value.clone()));
+                    let value = map.next_value()?;
+                    OPEN_KEYS.with(|k| k.borrow_mut().pop());
+                    entries.push((key, value));
                 }
                 Ok(OrderedMap(entries))
             }
         }
         deserializer.deserialize_map(MapVisitor(PhantomData))
     }
+}
+
+thread_local! {
+    /// Keys of the `OrderedMap` entries being read, outermost first. serde_path_to_error cannot
+    /// see a `Spanned<String>` key and prints `?` for it; `parse_yaml` names those from here.
+    static OPEN_KEYS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
 }
 
 /// One zone file.
@@ -142,7 +153,7 @@ pub struct SteeredSpec {
     /// CDN that answers when every candidate of a region is unavailable.
     pub last_resort: Spanned<String>,
     /// The CDNs this name can be sent to, keyed by CDN name.
-    pub cdns: OrderedMap<Spanned<CdnSpec>>,
+    pub cdns: Spanned<OrderedMap<Spanned<CdnSpec>>>,
     /// Which CDNs, with which weights, serve each region.
     pub regions: Spanned<RegionsSpec>,
 }
@@ -195,13 +206,15 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
     text: &str,
     diags: &mut Diagnostics,
 ) -> Option<T> {
-    let mut path = String::new();
+    let mut raw_path = String::new();
+    OPEN_KEYS.with(|k| k.borrow_mut().clear());
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, yaml_options(), |de| {
         serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
-            path = clean_path(&e.path().to_string());
+            raw_path = e.path().to_string();
             e.into_inner()
         })
     });
+    let open_keys = OPEN_KEYS.with(|k| std::mem::take(&mut *k.borrow_mut()));
     match result {
         Ok(value) => Some(value),
         Err(err) => {
@@ -210,15 +223,48 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
                 .map(|l| Pos { line: l.line(), col: l.column() })
                 .unwrap_or_default();
             let (code, message) = classify(&err.to_string());
+            let mut path = clean_path(&raw_path, &open_keys);
+            // The parser rejects a duplicate key before the path tracker sees it: add it here.
+            if let Some(key) = message.strip_prefix("duplicate mapping key: ") {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key.trim());
+            }
             diags.push(file, position, path, code, message);
             None
         }
     }
 }
 
-/// serde_path_to_error prints Spanned wrappers as `.value` and unnamed keys as `?`.
-fn clean_path(raw: &str) -> String {
-    let parts: Vec<&str> = raw.split('.').filter(|p| *p != "value" && !p.is_empty()).collect();
+/// serde_path_to_error prints each Spanned wrapper as a `value` segment and each `OrderedMap`
+/// key as `?`. Drop the wrappers (a run of two or more `value`s also holds a record's real
+/// `value` key, which stays), name the `?`s from `open_keys` in order, and drop any `?` left
+/// (a key the parser failed on before it was read).
+fn clean_path(raw: &str, open_keys: &[String]) -> String {
+    let segments: Vec<&str> = raw.split('.').filter(|p| !p.is_empty()).collect();
+    let mut keys = open_keys.iter();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < segments.len() {
+        if segments[i] == "value" {
+            let run = segments[i..].iter().take_while(|s| **s == "value").count();
+            if run >= 2 {
+                parts.push("value".to_string());
+            }
+            i += run;
+            continue;
+        }
+        match segments[i].strip_prefix('?') {
+            Some(rest) => {
+                if let Some(key) = keys.next() {
+                    parts.push(format!("{key}{rest}"));
+                }
+            }
+            None => parts.push(segments[i].to_string()),
+        }
+        i += 1;
+    }
     parts.join(".")
 }
 
@@ -288,6 +334,24 @@ mod tests {
         let err = parse("version: 1\nzone: a\nttl: soon\n").unwrap_err();
         assert_eq!(err[0].code, Code::WrongType);
         assert_eq!(err[0].path, "ttl");
+    }
+
+    #[test]
+    fn paths_name_map_keys_record_values_and_duplicates() {
+        let base = "version: 1\nzone: a.test\nsoa:\n  primary: ns1\n  contact: h\n  serial: 1\n";
+        let steered = "steered:\n  live:\n    cdns: {a: {target: x.net}}\n    regions: {default: {a: 1}}\n";
+        let err = parse(&format!("{base}{steered}")).unwrap_err();
+        assert_eq!((err[0].code, err[0].path.as_str()), (Code::MissingKey, "steered.live"));
+        let err = parse(&format!("{base}networks:\n  lab: [10.0.0.0/8, {{}}]\n")).unwrap_err();
+        assert_eq!((err[0].code, err[0].path.as_str()), (Code::WrongType, "networks.lab[1]"));
+        let err = parse(&format!("{base}records:\n  - {{name: x, type: A, value: [1]}}\n")).unwrap_err();
+        assert_eq!((err[0].code, err[0].path.as_str()), (Code::WrongType, "records[0].value"));
+        let err = parse("version: 1\nzone: a\nzone: b\n").unwrap_err();
+        assert_eq!((err[0].code, err[0].path.as_str()), (Code::DuplicateKey, "zone"));
+        let dup = "steered:\n  live:\n    last_resort: a\n    cdns: {a: {target: x.net}}\n    regions:\n      countries:\n        KR: {a: 1}\n        KR: {a: 2}\n      default: {a: 1}\n";
+        let err = parse(&format!("{base}{dup}")).unwrap_err();
+        assert_eq!((err[0].code, err[0].pos.line), (Code::DuplicateKey, 14));
+        assert_eq!(err[0].path, "steered.live.regions.countries.KR");
     }
 
     #[test]

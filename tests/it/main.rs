@@ -2,3 +2,12 @@
 
 mod harness;
 mod dns_behaviour;
+mod selection;
+mod fuzz_replay;
+mod systemd;
+mod zone_check;
+mod truncation;
+mod binary;
+mod geo;
+mod ecs;
+mod tcp;
