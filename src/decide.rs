@@ -3,7 +3,6 @@
 //! and the ECS scope rule, so the answer code only asks "which CDN for this client, with which
 //! TTL and scope".
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -81,8 +80,10 @@ pub struct NameDecisions {
     pub regions: Vec<RegionDecision>,
     /// Override networks, longest prefix first, with their region index.
     nets: Vec<(IpNet, usize)>,
-    countries: HashMap<Code2, usize>,
-    continents: HashMap<Code2, usize>,
+    /// Region index per country, dense over AA..ZZ (676 slots), `NONE` when absent.
+    countries: Box<[u16; 676]>,
+    /// Region index per continent, same layout.
+    continents: Box<[u16; 676]>,
     default: usize,
 }
 
@@ -109,18 +110,14 @@ impl NameDecisions {
     /// Build with given region decisions (same order as `name.regions`).
     pub fn with_regions(name: &SteeredName, regions: Vec<RegionDecision>) -> NameDecisions {
         let mut nets = Vec::new();
-        let mut countries = HashMap::new();
-        let mut continents = HashMap::new();
+        let mut countries = Box::new([NONE; 676]);
+        let mut continents = Box::new([NONE; 676]);
         let mut default = regions.len().saturating_sub(1);
         for (i, r) in name.regions.iter().enumerate() {
             match &r.key {
                 RegionKey::Network(_) => nets.extend(r.nets.iter().map(|n| (*n, i))),
-                RegionKey::Country(c) => {
-                    countries.entry(*c).or_insert(i);
-                }
-                RegionKey::Continent(c) => {
-                    continents.entry(*c).or_insert(i);
-                }
+                RegionKey::Country(c) => set_first(&mut countries, *c, i),
+                RegionKey::Continent(c) => set_first(&mut continents, *c, i),
                 RegionKey::Default => default = i,
             }
         }
@@ -144,9 +141,8 @@ impl NameDecisions {
                 let region = located
                     .place
                     .country
-                    .and_then(|c| self.countries.get(&c))
-                    .or_else(|| located.place.continent.and_then(|c| self.continents.get(&c)))
-                    .copied()
+                    .and_then(|c| lookup(&self.countries, c))
+                    .or_else(|| located.place.continent.and_then(|c| lookup(&self.continents, c)))
                     .unwrap_or(self.default);
                 (region, located.prefix_len)
             }
@@ -189,6 +185,29 @@ impl NameDecisions {
         let cdn = winner.and_then(|i| region.shares.get(i)).map_or(self.last_resort, |s| s.cdn);
         Steering { region: region_index, cdn, ttl: region.ttl, scope: cell_prefix }
     }
+}
+
+/// Marks an empty slot in the dense code tables.
+const NONE: u16 = u16::MAX;
+
+/// Slot of a two-letter upper-case code in a dense 26x26 table.
+#[inline]
+fn slot(code: Code2) -> Option<usize> {
+    let (a, b) = (code[0].wrapping_sub(b'A'), code[1].wrapping_sub(b'A'));
+    (a < 26 && b < 26).then_some(usize::from(a) * 26 + usize::from(b))
+}
+
+fn set_first(table: &mut [u16; 676], code: Code2, region: usize) {
+    if let (Some(s), Ok(r)) = (slot(code), u16::try_from(region)) {
+        if table[s] == NONE {
+            table[s] = r;
+        }
+    }
+}
+
+#[inline]
+fn lookup(table: &[u16; 676], code: Code2) -> Option<usize> {
+    slot(code).map(|s| table[s]).filter(|r| *r != NONE).map(usize::from)
 }
 
 /// Number of leading bits `a` and `b` share, if they are the same family.

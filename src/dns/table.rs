@@ -2,7 +2,7 @@
 //! CNAME per CDN as hickory `Record`s, keyed by lower-case name, so answering a query is a hash
 //! lookup and a few borrows.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TXT};
 use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
@@ -64,9 +64,9 @@ pub struct ZoneEntry {
 #[derive(Debug, Clone, Default)]
 pub struct ZoneTable {
     /// Every owner name and empty non-terminal.
-    pub names: HashMap<LowerName, Node>,
+    pub names: FxHashMap<LowerName, Node>,
     /// Apex -> zone index.
-    pub apexes: HashMap<LowerName, usize>,
+    pub apexes: FxHashMap<LowerName, usize>,
     /// Zones, in `ZoneSet` order.
     pub zones: Vec<ZoneEntry>,
 }

@@ -9,7 +9,7 @@
 
 mod countries;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -98,7 +98,7 @@ pub struct GeoInfo {
 pub struct GeoDb {
     reader: Reader<Vec<u8>>,
     /// Data-section offset -> decoded place; filled for every record at load time.
-    places: HashMap<usize, Place>,
+    places: FxHashMap<usize, Place>,
     ipv6: bool,
     info: GeoInfo,
 }
@@ -187,7 +187,7 @@ impl GeoDb {
 
         // Decode every record once. This walks the whole search tree, so it doubles as the
         // integrity check: a corrupt tree or data section fails here, before any swap.
-        let mut places = HashMap::new();
+        let mut places = FxHashMap::default();
         let mut networks = 0usize;
         let mut with_country = 0usize;
         for item in reader.networks(WithinOptions::default()).map_err(corrupt)? {
