@@ -48,10 +48,10 @@ fn bench(c: &mut Criterion) {
     let static_q = query("example.com.", None);
     let steered_q = query("live.example.com.", Some(("211.234.10.0", 24)));
     c.bench_function("handle_packet: static A", |b| {
-        b.iter(|| black_box(handler.handle_packet(static_q.clone(), src, Protocol::Udp)))
+        b.iter(|| black_box(handler.handle_packet(&static_q, src, Protocol::Udp)))
     });
     c.bench_function("handle_packet: steered + ECS", |b| {
-        b.iter(|| black_box(handler.handle_packet(steered_q.clone(), src, Protocol::Udp)))
+        b.iter(|| black_box(handler.handle_packet(&steered_q, src, Protocol::Udp)))
     });
 }
 

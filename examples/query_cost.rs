@@ -44,7 +44,7 @@ fn main() {
         let mut q = bytes.clone();
         q[0] = (i >> 8) as u8;
         q[1] = i as u8;
-        total += handler.handle_packet(q, src, Protocol::Udp).map_or(0, |r| r.len());
+        total += handler.handle_packet(&q, src, Protocol::Udp).map_or(0, |r| r.len());
     }
     println!("{kind}: {n} queries, {total} response bytes");
 }

@@ -78,8 +78,8 @@ pub struct NameDecisions {
     pub last_resort: CdnIndex,
     /// Per region, in the steered name's region order.
     pub regions: Vec<RegionDecision>,
-    /// Override networks, longest prefix first, with their region index.
-    nets: Vec<(IpNet, usize)>,
+    /// Override networks, longest prefix first.
+    nets: Vec<OverrideNet>,
     /// Region index per country, dense over AA..ZZ (676 slots), `NONE` when absent.
     countries: Box<[u16; 676]>,
     /// Region index per continent, same layout.
@@ -115,13 +115,13 @@ impl NameDecisions {
         let mut default = regions.len().saturating_sub(1);
         for (i, r) in name.regions.iter().enumerate() {
             match &r.key {
-                RegionKey::Network(_) => nets.extend(r.nets.iter().map(|n| (*n, i))),
+                RegionKey::Network(_) => nets.extend(r.nets.iter().map(|n| OverrideNet::new(*n, i))),
                 RegionKey::Country(c) => set_first(&mut countries, *c, i),
                 RegionKey::Continent(c) => set_first(&mut continents, *c, i),
                 RegionKey::Default => default = i,
             }
         }
-        nets.sort_by(|a, b| b.0.prefix_len().cmp(&a.0.prefix_len()));
+        nets.sort_by(|a: &OverrideNet, b: &OverrideNet| b.prefix.cmp(&a.prefix));
         NameDecisions {
             name_salt: select::salt(name.name.as_str()),
             last_resort: name.last_resort,
@@ -135,8 +135,9 @@ impl NameDecisions {
 
     /// Region index and the prefix over which that region is constant around `ip`.
     pub fn region_of(&self, ip: IpAddr, located: &Located) -> (usize, u8) {
-        let (region, mut scope) = match self.nets.iter().find(|(n, _)| n.contains(&ip)) {
-            Some((net, i)) => (*i, net.prefix_len()),
+        let (v6, bits) = left_aligned(ip);
+        let (region, mut scope) = match self.nets.iter().find(|n| n.contains(v6, bits)) {
+            Some(net) => (net.region, net.prefix),
             None => {
                 let region = located
                     .place
@@ -150,14 +151,13 @@ impl NameDecisions {
         // Narrow the scope until it excludes every override network that does not hold the
         // client but lies inside the client's /scope block: within such a block the answer is
         // not constant. Scope only grows, so one pass suffices.
-        for (net, _) in &self.nets {
-            if net.contains(&ip) {
+        for net in &self.nets {
+            if net.v6 != v6 || net.contains(v6, bits) {
                 continue;
             }
-            if let Some(common) = common_prefix(ip, net.addr()) {
-                if common >= scope && net.prefix_len() > scope {
-                    scope = scope.max(common + 1);
-                }
+            let common = (bits ^ net.bits).leading_zeros() as u8;
+            if common >= scope && net.prefix > scope {
+                scope = scope.max(common + 1);
             }
         }
         (region, scope)
@@ -210,12 +210,37 @@ fn lookup(table: &[u16; 676], code: Code2) -> Option<usize> {
     slot(code).map(|s| table[s]).filter(|r| *r != NONE).map(usize::from)
 }
 
-/// Number of leading bits `a` and `b` share, if they are the same family.
-fn common_prefix(a: IpAddr, b: IpAddr) -> Option<u8> {
-    match (a, b) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => Some((u32::from(a) ^ u32::from(b)).leading_zeros() as u8),
-        (IpAddr::V6(a), IpAddr::V6(b)) => Some((u128::from(a) ^ u128::from(b)).leading_zeros() as u8),
-        _ => None,
+/// An address as 128 bits, IPv4 in the top 32, so prefix arithmetic is the same for both
+/// families.
+#[inline]
+fn left_aligned(ip: IpAddr) -> (bool, u128) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(u32::from(a)) << 96),
+        IpAddr::V6(a) => (true, u128::from(a)),
+    }
+}
+
+/// An override CIDR in integer form (the query path compares masks, not `IpNet`s).
+#[derive(Debug, Clone, Copy)]
+struct OverrideNet {
+    bits: u128,
+    mask: u128,
+    prefix: u8,
+    v6: bool,
+    region: usize,
+}
+
+impl OverrideNet {
+    fn new(net: IpNet, region: usize) -> OverrideNet {
+        let (v6, bits) = left_aligned(net.addr());
+        let prefix = net.prefix_len();
+        let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix)) };
+        OverrideNet { bits: bits & mask, mask, prefix, v6, region }
+    }
+
+    #[inline]
+    fn contains(&self, v6: bool, bits: u128) -> bool {
+        self.v6 == v6 && bits & self.mask == self.bits
     }
 }
 

@@ -30,7 +30,7 @@ pub fn bundled_handler(root: &Path) -> Result<(Publisher, Handler), String> {
 pub fn fuzz_packet(handler: &Handler, data: &[u8]) {
     let src = SocketAddr::from(([192, 0, 2, 1], 5300));
     for protocol in [Protocol::Udp, Protocol::Tcp] {
-        let Some(reply) = handler.handle_packet(data.to_vec(), src, protocol) else {
+        let Some(reply) = handler.handle_packet(data, src, protocol) else {
             assert!(data.len() < 12 || data[2] & 0x80 != 0, "dropped a query-shaped packet");
             continue;
         };

@@ -1,19 +1,19 @@
 //! Pure: (snapshot, question, client address) -> the records, rcode and ECS scope of the
-//! answer. No I/O, no clock; everything it returns is borrowed from the snapshot except a
-//! steered CNAME whose TTL differs from the zone's (dynamic TTL).
+//! answer. No I/O, no clock, no allocation: everything it returns is borrowed from the
+//! snapshot.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, LowerName, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, RData, RecordType};
 
-use super::table::{NodeKind, ZoneTable};
+use super::table::{NodeKind, WireRecord, ZoneTable, wire_name, wire_parent};
 use crate::decide::Steering;
 use crate::snapshot::Snapshot;
 
 /// Longest CNAME chain followed inside our own zones.
-const MAX_CHAIN: usize = 8;
+pub const MAX_CHAIN: usize = 8;
 
 /// Which steered name answered and how, for metrics and explain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,16 @@ pub struct SteeredHit {
     pub steering: Steering,
 }
 
+/// A run of answer records, with the TTL to send when it differs from the zone's (a steered
+/// answer with a dynamic TTL).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Part<'a> {
+    /// Records, in order.
+    pub records: &'a [WireRecord],
+    /// TTL override.
+    pub ttl: Option<u32>,
+}
+
 /// The answer to one question.
 #[derive(Debug, Clone)]
 pub struct Answer<'a> {
@@ -31,50 +41,67 @@ pub struct Answer<'a> {
     pub rcode: ResponseCode,
     /// AA flag: set for every answer from our zones.
     pub authoritative: bool,
-    /// Answer section: static records, then the steered CNAME if any.
-    pub answers: Vec<Cow<'a, Record>>,
+    parts: [Part<'a>; MAX_CHAIN + 1],
+    n_parts: usize,
     /// Authority section (the SOA of negative answers).
-    pub authority: Option<&'a Record>,
+    pub authority: Option<&'a WireRecord>,
     /// ECS scope: `Some` when the answer depends on the client's location.
     pub scope: Option<u8>,
-    /// Upper bound of the encoded size of the records (uncompressed).
-    pub records_len: usize,
     /// Set when a steered name answered.
     pub steered: Option<SteeredHit>,
 }
 
 impl<'a> Answer<'a> {
-    fn empty(rcode: ResponseCode, authoritative: bool) -> Self {
-        Answer { rcode, authoritative, answers: Vec::new(), authority: None, scope: None, records_len: 0, steered: None }
+    /// An answer with no records.
+    pub fn empty(rcode: ResponseCode, authoritative: bool) -> Self {
+        Answer {
+            rcode,
+            authoritative,
+            parts: [Part::default(); MAX_CHAIN + 1],
+            n_parts: 0,
+            authority: None,
+            scope: None,
+            steered: None,
+        }
     }
 
-    fn negative(table: &'a ZoneTable, zone: usize, rcode: ResponseCode) -> Self {
-        let mut a = Answer::empty(rcode, true);
-        if let Some(z) = table.zones.get(zone) {
-            a.authority = Some(&z.negative_soa);
-            a.records_len += z.negative_soa_len;
+    fn push(&mut self, part: Part<'a>) {
+        if let Some(slot) = self.parts.get_mut(self.n_parts) {
+            *slot = part;
+            self.n_parts += 1;
         }
-        a
+    }
+
+    /// The answer section, as runs of records.
+    pub fn parts(&self) -> &[Part<'a>] {
+        &self.parts[..self.n_parts]
+    }
+
+    /// Every answer record with the TTL to send.
+    pub fn records(&self) -> impl Iterator<Item = (&'a WireRecord, u32)> + '_ {
+        self.parts().iter().flat_map(|p| p.records.iter().map(move |r| (r, p.ttl.unwrap_or(r.record.ttl))))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.n_parts == 0
     }
 }
 
 /// The zone whose apex is the closest enclosing name of `name`, if any.
-fn enclosing_zone(table: &ZoneTable, name: &LowerName) -> Option<usize> {
-    let mut cur = name.clone();
+fn enclosing_zone(table: &ZoneTable, name: &[u8]) -> Option<usize> {
+    let mut cur = name;
     loop {
-        if let Some(z) = table.apexes.get(&cur) {
+        if let Some(z) = table.apexes.get(cur) {
             return Some(*z);
         }
-        if cur.is_root() {
-            return None;
-        }
-        cur = cur.base_name();
+        cur = wire_parent(cur)?;
     }
 }
 
-/// Answer one question. `client` is the (normalised) address the client is located by: the
-/// ECS address when the resolver sent one, else the packet's source.
-pub fn answer<'a>(snap: &'a Snapshot, qname: &LowerName, qtype: RecordType, qclass: DNSClass, client: IpAddr) -> Answer<'a> {
+/// Answer one question. `qname` is the lower-case wire form; `client` is the (normalised)
+/// address the client is located by: the ECS address when the resolver sent one, else the
+/// packet's source.
+pub fn answer<'a>(snap: &'a Snapshot, qname: &[u8], qtype: RecordType, qclass: DNSClass, client: IpAddr) -> Answer<'a> {
     if qclass != DNSClass::IN && qclass != DNSClass::ANY {
         return Answer::empty(ResponseCode::Refused, false);
     }
@@ -86,28 +113,26 @@ pub fn answer<'a>(snap: &'a Snapshot, qname: &LowerName, qtype: RecordType, qcla
         return Answer::empty(ResponseCode::FormErr, false);
     }
     let table = &*snap.table;
-    let mut name = Cow::Borrowed(qname);
     let mut out = Answer::empty(ResponseCode::NoError, true);
+    // The name being resolved: the question, then (owned) targets of followed CNAMEs.
+    let mut name: Cow<'_, [u8]> = Cow::Borrowed(qname);
     for _ in 0..MAX_CHAIN {
-        let Some(node) = table.names.get(name.as_ref()) else {
+        let Some(node) = table.names.get(&*name) else {
             return match enclosing_zone(table, &name) {
                 // First name: outside our zones. Later in a chain: the target is elsewhere,
                 // and the resolver follows it itself.
-                None if out.answers.is_empty() => Answer::empty(ResponseCode::Refused, false),
+                None if out.is_empty() => Answer::empty(ResponseCode::Refused, false),
                 None => out,
-                Some(zone) if out.answers.is_empty() => Answer::negative(table, zone, ResponseCode::NXDomain),
                 Some(zone) => {
-                    let neg = Answer::negative(table, zone, ResponseCode::NXDomain);
                     out.rcode = ResponseCode::NXDomain;
-                    out.authority = neg.authority;
-                    out.records_len += neg.records_len;
+                    out.authority = table.zones.get(zone).map(|z| &z.negative_soa);
                     out
                 }
             };
         };
         match &node.kind {
             NodeKind::EmptyNonTerminal => return finish_nodata(out, table, node.zone),
-            NodeKind::Steered { index, cnames, wire_len } => {
+            NodeKind::Steered { index, cnames } => {
                 let Some(decisions) = snap.decisions.names.get(*index) else {
                     return Answer::empty(ResponseCode::ServFail, false);
                 };
@@ -116,28 +141,15 @@ pub fn answer<'a>(snap: &'a Snapshot, qname: &LowerName, qtype: RecordType, qcla
                 let Some(record) = cnames.get(steering.cdn) else {
                     return Answer::empty(ResponseCode::ServFail, false);
                 };
-                let record = if record.ttl == steering.ttl {
-                    Cow::Borrowed(record)
-                } else {
-                    let mut owned = record.clone();
-                    owned.ttl = steering.ttl;
-                    Cow::Owned(owned)
-                };
-                out.answers.push(record);
-                out.records_len += wire_len;
+                out.push(Part { records: std::slice::from_ref(record), ttl: Some(steering.ttl) });
                 out.scope = Some(steering.scope);
                 out.steered = Some(SteeredHit { index: *index, steering });
                 return out;
             }
             NodeKind::Static(sets) => {
-                let wanted = if qtype == RecordType::ANY {
-                    sets.first()
-                } else {
-                    sets.iter().find(|s| s.rtype == qtype)
-                };
+                let wanted = if qtype == RecordType::ANY { sets.first() } else { sets.iter().find(|s| s.rtype == qtype) };
                 if let Some(set) = wanted {
-                    out.answers.extend(set.records.iter().map(Cow::Borrowed));
-                    out.records_len += set.wire_len;
+                    out.push(Part { records: &set.records, ttl: None });
                     return out;
                 }
                 let Some(cname) = sets.iter().find(|s| s.rtype == RecordType::CNAME) else {
@@ -146,15 +158,14 @@ pub fn answer<'a>(snap: &'a Snapshot, qname: &LowerName, qtype: RecordType, qcla
                 let Some(record) = cname.records.first() else {
                     return finish_nodata(out, table, node.zone);
                 };
-                out.answers.push(Cow::Borrowed(record));
-                out.records_len += cname.wire_len;
-                let RData::CNAME(target) = &record.data else { return out };
-                let target = LowerName::new(&target.0);
+                out.push(Part { records: &cname.records[..1], ttl: None });
+                let RData::CNAME(next) = &record.record.data else { return out };
+                let target = wire_name(&next.0);
                 // Follow the chain only inside the zone that answered (RFC 1034 4.3.2).
                 if enclosing_zone(table, &target) != Some(node.zone) {
                     return out;
                 }
-                name = Cow::Owned(target);
+                name = Cow::Owned(target.into_vec());
             }
         }
     }
@@ -162,12 +173,7 @@ pub fn answer<'a>(snap: &'a Snapshot, qname: &LowerName, qtype: RecordType, qcla
 }
 
 fn finish_nodata<'a>(mut out: Answer<'a>, table: &'a ZoneTable, zone: usize) -> Answer<'a> {
-    if out.answers.is_empty() {
-        return Answer::negative(table, zone, ResponseCode::NoError);
-    }
-    // A chain that ends in NODATA: keep the chain, add the SOA.
-    let neg = Answer::negative(table, zone, ResponseCode::NoError);
-    out.authority = neg.authority;
-    out.records_len += neg.records_len;
+    // NODATA, or a chain that ends in NODATA: keep the chain, add the SOA.
+    out.authority = table.zones.get(zone).map(|z| &z.negative_soa);
     out
 }

@@ -99,6 +99,7 @@ pub fn spawn(bound: Bound, handler: Handler, config: &ListenConfig, stop: Cancel
 
 async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: CancellationToken) {
     let mut buf = vec![0u8; 65_535];
+    let mut reply = Vec::with_capacity(1232);
     loop {
         let received = tokio::select! {
             r = socket.recv_from(&mut buf) => r,
@@ -115,7 +116,7 @@ async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: Cancellation
         if src.port() == 0 {
             continue;
         }
-        if let Some(reply) = handler.handle_packet(buf[..len].to_vec(), src, Protocol::Udp) {
+        if handler.handle_into(&buf[..len], src, Protocol::Udp, &mut reply) {
             if let Err(e) = socket.send_to(&reply, src).await {
                 tracing::debug!(error = %e, %src, "udp send error");
             }
@@ -177,7 +178,7 @@ async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, handler: &Handle
         tokio::time::timeout(idle, stream.read_exact(&mut msg))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in the middle of a message"))??;
-        let Some(reply) = handler.handle_packet(msg, src, Protocol::Tcp) else {
+        let Some(reply) = handler.handle_packet(&msg, src, Protocol::Tcp) else {
             // Junk on a stream: nothing sensible to answer, and framing may be lost.
             return Ok(());
         };

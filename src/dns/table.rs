@@ -1,14 +1,53 @@
 //! Wire-ready records built once per zone load: every static RRset and every steered name's
-//! CNAME per CDN as hickory `Record`s, keyed by lower-case name, so answering a query is a hash
-//! lookup and a few borrows.
+//! CNAME per CDN, both as hickory `Record`s (for the `RequestHandler` path) and pre-encoded
+//! (for the listeners' fast path), keyed by the lower-case wire form of the owner name, so
+//! answering a query is one hash lookup on the bytes of the question and a few copies.
 
 use rustc_hash::FxHashMap;
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TXT};
-use hickory_proto::rr::{LowerName, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecoder, Restrict};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::{BinDecoder, BinEncodable, BinEncoder, NameEncoding, Restrict};
 
 use crate::zone::model::{DomainName, RRset, RecordData, RecordKind, ZoneSet};
+
+/// One record, in both forms.
+#[derive(Debug, Clone)]
+pub struct WireRecord {
+    /// For the hickory encoder.
+    pub record: Record,
+    /// Owner name, lower-case wire form.
+    pub owner: Box<[u8]>,
+    /// TYPE, CLASS, TTL, RDLENGTH and RDATA as encoded (names uncompressed); the TTL sits at
+    /// bytes 4..8 and is rewritten when a steered answer carries a dynamic TTL.
+    pub rest: Box<[u8]>,
+}
+
+impl WireRecord {
+    fn new(record: Record) -> WireRecord {
+        let mut buf = Vec::with_capacity(64);
+        let mut encoder = BinEncoder::new(&mut buf);
+        encoder.set_name_encoding(NameEncoding::Uncompressed);
+        let owner_len = wire_name(&record.name).len();
+        if let Err(e) = record.emit(&mut encoder) {
+            tracing::error!(error = %e, "record cannot be encoded");
+            buf.clear();
+        }
+        let owner_len = owner_len.min(buf.len());
+        let rest = buf.split_off(owner_len);
+        WireRecord { record, owner: buf.into_boxed_slice(), rest: rest.into_boxed_slice() }
+    }
+
+    /// Encoded size with an uncompressed owner.
+    pub fn len(&self) -> usize {
+        self.owner.len() + self.rest.len()
+    }
+
+    /// Never true for a record that encoded; kept for the `len` convention.
+    pub fn is_empty(&self) -> bool {
+        self.rest.is_empty()
+    }
+}
 
 /// One RRset ready to send.
 #[derive(Debug, Clone)]
@@ -16,9 +55,7 @@ pub struct WireRRset {
     /// Its type.
     pub rtype: RecordType,
     /// Its records.
-    pub records: Vec<Record>,
-    /// Upper bound of its encoded size (no compression), for the UDP size check.
-    pub wire_len: usize,
+    pub records: Vec<WireRecord>,
 }
 
 /// What lives at one name.
@@ -31,9 +68,7 @@ pub enum NodeKind {
         /// Global index of the steered name (as in `ZoneSet::steered()`).
         index: usize,
         /// CNAME per CDN.
-        cnames: Vec<Record>,
-        /// Upper bound of the encoded size of the largest CNAME.
-        wire_len: usize,
+        cnames: Vec<WireRecord>,
     },
     /// A name with nothing of its own but names below it (RFC 8020: NODATA, not NXDOMAIN).
     EmptyNonTerminal,
@@ -51,24 +86,41 @@ pub struct Node {
 /// Per-zone records used in negative answers.
 #[derive(Debug, Clone)]
 pub struct ZoneEntry {
-    /// The apex.
-    pub apex: LowerName,
     /// The SOA with TTL = min(SOA TTL, MINIMUM), for the authority section of negative
     /// answers (RFC 2308 section 3).
-    pub negative_soa: Record,
-    /// Its encoded size bound.
-    pub negative_soa_len: usize,
+    pub negative_soa: WireRecord,
 }
 
-/// All served names.
+/// All served names, keyed by lower-case wire form.
 #[derive(Debug, Clone, Default)]
 pub struct ZoneTable {
     /// Every owner name and empty non-terminal.
-    pub names: FxHashMap<LowerName, Node>,
+    pub names: FxHashMap<Box<[u8]>, Node>,
     /// Apex -> zone index.
-    pub apexes: FxHashMap<LowerName, usize>,
+    pub apexes: FxHashMap<Box<[u8]>, usize>,
     /// Zones, in `ZoneSet` order.
     pub zones: Vec<ZoneEntry>,
+}
+
+/// Lower-case wire form of a name (`live.example.com.` -> `\x04live\x07example\x03com\x00`).
+pub fn wire_name(name: &Name) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(name.len() + 1);
+    for label in name.iter() {
+        out.push(label.len() as u8);
+        out.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    out.push(0);
+    out.into_boxed_slice()
+}
+
+/// The parent of a wire name (drop the first label); `None` at the root.
+#[inline]
+pub fn wire_parent(name: &[u8]) -> Option<&[u8]> {
+    let len = usize::from(*name.first()?);
+    if len == 0 {
+        return None;
+    }
+    name.get(1 + len..)
 }
 
 fn name(n: &DomainName) -> Name {
@@ -80,21 +132,6 @@ fn name(n: &DomainName) -> Name {
             Name::root()
         }
     }
-}
-
-/// Encoded size bound of a record: owner + type/class/ttl/rdlength + rdata (names uncompressed).
-fn record_len(r: &Record) -> usize {
-    let rdata = match &r.data {
-        RData::A(_) => 4,
-        RData::AAAA(_) => 16,
-        RData::CNAME(c) => c.0.len() + 1,
-        RData::NS(n) => n.0.len() + 1,
-        RData::MX(m) => 2 + m.exchange.len() + 1,
-        RData::TXT(t) => t.txt_data.iter().map(|s| s.len() + 1).sum(),
-        RData::SOA(s) => s.mname.len() + s.rname.len() + 2 + 20,
-        _ => 512,
-    };
-    r.name.len() + 1 + 10 + rdata
 }
 
 /// CAA RDATA as hickory reads it off the wire, so the zone checker and the table agree on what
@@ -144,10 +181,13 @@ fn rtype(k: RecordKind) -> RecordType {
 
 fn wire_rrset(set: &RRset) -> WireRRset {
     let owner = name(&set.name);
-    let records: Vec<Record> =
-        set.data.iter().filter_map(rdata).map(|d| Record::from_rdata(owner.clone(), set.ttl, d)).collect();
-    let wire_len = records.iter().map(record_len).sum();
-    WireRRset { rtype: rtype(set.kind), records, wire_len }
+    let records = set
+        .data
+        .iter()
+        .filter_map(rdata)
+        .map(|d| WireRecord::new(Record::from_rdata(owner.clone(), set.ttl, d)))
+        .collect();
+    WireRRset { rtype: rtype(set.kind), records }
 }
 
 impl ZoneTable {
@@ -173,31 +213,26 @@ impl ZoneTable {
                     )),
                 )
             };
-            let soa_record = soa_rdata(soa.ttl);
-            let negative_soa = soa_rdata(soa.ttl.min(soa.negative_ttl));
-            let negative_soa_len = record_len(&negative_soa);
-            table.zones.push(ZoneEntry { apex: LowerName::new(&apex), negative_soa, negative_soa_len });
-            table.apexes.insert(LowerName::new(&apex), zi);
+            let soa_record = WireRecord::new(soa_rdata(soa.ttl));
+            let negative_soa = WireRecord::new(soa_rdata(soa.ttl.min(soa.negative_ttl)));
+            table.zones.push(ZoneEntry { negative_soa });
+            table.apexes.insert(wire_name(&apex), zi);
 
             // SOA first at the apex: ANY at the apex then answers with the SOA (RFC 8482 lets
             // us pick one RRset).
-            let soa_set = WireRRset { rtype: RecordType::SOA, wire_len: record_len(&soa_record), records: vec![soa_record] };
+            let soa_set = WireRRset { rtype: RecordType::SOA, records: vec![soa_record] };
             table.insert_static(zi, &zone.origin, &zone.origin, soa_set);
             for set in &zone.rrsets {
                 table.insert_static(zi, &zone.origin, &set.name, wire_rrset(set));
             }
             for steered in &zone.steered {
                 let owner = name(&steered.name);
-                let cnames: Vec<Record> = steered
+                let cnames = steered
                     .cdns
                     .iter()
-                    .map(|c| Record::from_rdata(owner.clone(), steered.ttl, RData::CNAME(CNAME(name(&c.target)))))
+                    .map(|c| WireRecord::new(Record::from_rdata(owner.clone(), steered.ttl, RData::CNAME(CNAME(name(&c.target))))))
                     .collect();
-                let wire_len = cnames.iter().map(record_len).max().unwrap_or(0);
-                table.names.insert(
-                    LowerName::new(&owner),
-                    Node { zone: zi, kind: NodeKind::Steered { index: steered_index, cnames, wire_len } },
-                );
+                table.names.insert(wire_name(&owner), Node { zone: zi, kind: NodeKind::Steered { index: steered_index, cnames } });
                 table.add_empty_non_terminals(zi, &steered.name, &zone.origin);
                 steered_index += 1;
             }
@@ -206,7 +241,7 @@ impl ZoneTable {
     }
 
     fn insert_static(&mut self, zone: usize, origin: &DomainName, owner: &DomainName, set: WireRRset) {
-        let key = LowerName::new(&name(owner));
+        let key = wire_name(&name(owner));
         let node = self.names.entry(key).or_insert(Node { zone, kind: NodeKind::Static(Vec::new()) });
         match &mut node.kind {
             NodeKind::Static(sets) => sets.push(set),
@@ -223,7 +258,7 @@ impl ZoneTable {
             if !n.is_in(origin) || &n == origin {
                 break;
             }
-            self.names.entry(LowerName::new(&name(&n))).or_insert(Node { zone, kind: NodeKind::EmptyNonTerminal });
+            self.names.entry(wire_name(&name(&n))).or_insert(Node { zone, kind: NodeKind::EmptyNonTerminal });
             cur = n.parent();
         }
     }
