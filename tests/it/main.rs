@@ -11,3 +11,4 @@ mod binary;
 mod geo;
 mod ecs;
 mod tcp;
+mod request_handler;
