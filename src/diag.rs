@@ -71,11 +71,17 @@ pub enum Code {
     NoZones,
     /// A daemon setting that is out of range or inconsistent.
     InvalidSetting,
+    /// A `health:` setting out of range or inconsistent (thresholds, SLA bounds, shares).
+    InvalidHealth,
+    /// A probe definition that cannot run (URL, address, interval, status).
+    InvalidProbe,
+    /// A region reference that is not `country:CC`, `continent:CC`, `network:NAME` or `default`.
+    UnknownRegion,
 }
 
 impl Code {
     /// Every code, for docs and for the test that wants one fixture per code.
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 34] = [
         Code::Io,
         Code::Syntax,
         Code::UnknownKey,
@@ -107,6 +113,9 @@ impl Code {
         Code::NoCdns,
         Code::NoZones,
         Code::InvalidSetting,
+        Code::InvalidHealth,
+        Code::InvalidProbe,
+        Code::UnknownRegion,
     ];
 
     /// The kebab-case name printed in messages and used for fixture file names.
@@ -143,6 +152,9 @@ impl Code {
             Code::NoCdns => "no-cdns",
             Code::NoZones => "no-zones",
             Code::InvalidSetting => "invalid-setting",
+            Code::InvalidHealth => "invalid-health",
+            Code::InvalidProbe => "invalid-probe",
+            Code::UnknownRegion => "unknown-region",
         }
     }
 }

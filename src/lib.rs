@@ -42,3 +42,6 @@ pub mod publish;
 pub mod select;
 pub mod snapshot;
 pub mod zone;
+pub mod signal;
+pub mod clock;
+pub mod events;

@@ -122,6 +122,15 @@ pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Optio
     let mut seen_steered = HashSet::new();
     steered.retain(|s: &SteeredName| seen_steered.insert(s.name.clone()));
 
+    let cdn_names: HashSet<String> = spec
+        .steered
+        .0
+        .iter()
+        .flat_map(|(_, s)| s.value.cdns.value.0.iter().map(|(k, _)| k.value.clone()))
+        .collect();
+    let network_names: HashSet<String> = spec.networks.0.iter().map(|(k, _)| k.value.clone()).collect();
+    let health = super::health::check_health(file, spec.health.as_ref(), &cdn_names, &network_names, cx.diags);
+
     if diags_len(&cx) > before {
         return None;
     }
@@ -131,6 +140,7 @@ pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Optio
         soa: soa?,
         rrsets: rrsets.into_iter().map(|(r, _)| r).collect(),
         steered,
+        health,
     })
 }
 

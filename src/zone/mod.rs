@@ -5,6 +5,7 @@
 //! call the very same `load_dir`.
 
 pub mod check;
+pub mod health;
 pub mod model;
 pub mod name;
 pub mod spec;

@@ -51,6 +51,8 @@ pub struct Zone {
     pub rrsets: Vec<RRset>,
     /// Steered names.
     pub steered: Vec<SteeredName>,
+    /// Health measurement and share policy for this zone's steered names.
+    pub health: super::health::HealthPolicy,
 }
 
 /// The SOA of a zone.

@@ -81,6 +81,9 @@ pub struct ZoneFile {
     /// Steered names, keyed by owner name.
     #[serde(default)]
     pub steered: OrderedMap<Spanned<SteeredSpec>>,
+    /// How CDN health is measured and turned into shares.
+    #[serde(default)]
+    pub health: Option<Spanned<super::health::HealthSpec>>,
 }
 
 /// The SOA block.

@@ -1,0 +1,306 @@
+//! Health facts per CDN x region, from active probes and pushed telemetry alike. Pure: time is
+//! a `Millis` passed in, nothing here reads a clock or does I/O.
+//!
+//! Each (CDN, region) keeps one `VantageSignal` per vantage point (a probe location, or a RUM
+//! / log source): request-weighted moving averages of TTFB, throughput, cache hit ratio and
+//! error rate, with sample counts and the time of the last sample. A vantage whose last sample
+//! is older than the staleness window is ignored: stale is unknown, never healthy.
+
+use std::collections::HashMap;
+
+use crate::zone::model::RegionKey;
+
+/// Milliseconds on a monotonic clock chosen by the caller (the daemon: since start; the
+/// simulator: simulated time).
+pub type Millis = u64;
+
+/// Why a probe failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureReason {
+    /// Could not connect (refused, unreachable).
+    Connect,
+    /// TLS handshake failed.
+    Tls,
+    /// No complete response within the timeout.
+    Timeout,
+    /// Connection reset or closed mid-response.
+    Reset,
+    /// Unexpected HTTP status.
+    Status,
+    /// Body shorter or longer than expected.
+    Size,
+    /// Anything else (malformed HTTP, ...).
+    Protocol,
+}
+
+impl FailureReason {
+    /// Short name for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::Connect => "connect",
+            FailureReason::Tls => "tls",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Reset => "reset",
+            FailureReason::Status => "status",
+            FailureReason::Size => "size",
+            FailureReason::Protocol => "protocol",
+        }
+    }
+}
+
+/// One measurement: a probe result, or one telemetry record covering a window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observation {
+    /// CDN name, as in the zones.
+    pub cdn: String,
+    /// Region the measurement speaks for.
+    pub region: RegionKey,
+    /// Vantage point (probe name, or `rum:<source>`).
+    pub vantage: String,
+    /// When it was taken (end of the window).
+    pub at: Millis,
+    /// Requests measured (1 for a probe).
+    pub requests: u64,
+    /// Of which failed.
+    pub errors: u64,
+    /// Of which were cache hits, when known.
+    pub cache_hits: Option<u64>,
+    /// Time to first byte, ms (median for a window).
+    pub ttfb_ms: Option<f64>,
+    /// Throughput, Mbit/s.
+    pub throughput_mbps: Option<f64>,
+    /// Traffic delivered in the window, Gbps (telemetry only; feeds the demand estimate).
+    pub delivered_gbps: Option<f64>,
+    /// Failure class for a failed probe.
+    pub failure: Option<FailureReason>,
+}
+
+impl Observation {
+    /// A failed probe: counts as an error and as worst-case latency and throughput, so a
+    /// CDN that hangs scores as badly as one that answers slowly.
+    pub fn failed_probe(cdn: &str, region: RegionKey, vantage: &str, at: Millis, reason: FailureReason, timeout_ms: u64) -> Observation {
+        Observation {
+            cdn: cdn.to_string(),
+            region,
+            vantage: vantage.to_string(),
+            at,
+            requests: 1,
+            errors: 1,
+            cache_hits: None,
+            ttfb_ms: Some(timeout_ms as f64),
+            throughput_mbps: Some(0.0),
+            delivered_gbps: None,
+            failure: Some(reason),
+        }
+    }
+}
+
+/// A request-weighted exponential average: each new sample of weight `n` replaces a fraction
+/// `1 - (1 - ALPHA)^n` of the old value, so one sample moves it a lot and a window of many
+/// requests moves it more, but never all the way from a single probe.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Average {
+    value: Option<f64>,
+}
+
+/// Weight of one sample in `Average`.
+const ALPHA: f64 = 0.6;
+
+impl Average {
+    fn add(&mut self, sample: f64, weight: u64) {
+        if !sample.is_finite() {
+            return;
+        }
+        let keep = (1.0 - ALPHA).powf(weight.clamp(1, 64) as f64);
+        self.value = Some(match self.value {
+            None => sample,
+            Some(old) => old * keep + sample * (1.0 - keep),
+        });
+    }
+
+    /// Current value.
+    pub fn get(&self) -> Option<f64> {
+        self.value
+    }
+}
+
+/// What one vantage point says about a CDN in a region.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VantageSignal {
+    /// TTFB, ms.
+    pub ttfb_ms: Average,
+    /// Throughput, Mbit/s.
+    pub throughput_mbps: Average,
+    /// Cache hit ratio, 0..1.
+    pub cache_hit_ratio: Average,
+    /// Error rate, 0..1.
+    pub error_rate: Average,
+    /// Requests seen in total.
+    pub samples: u64,
+    /// Time of the last sample.
+    pub last: Millis,
+    /// Last failure reason, if the last sample failed.
+    pub last_failure: Option<FailureReason>,
+}
+
+impl VantageSignal {
+    fn add(&mut self, o: &Observation) {
+        let n = o.requests.max(1);
+        if let Some(t) = o.ttfb_ms {
+            self.ttfb_ms.add(t, n);
+        }
+        if let Some(t) = o.throughput_mbps {
+            self.throughput_mbps.add(t, n);
+        }
+        if let Some(h) = o.cache_hits {
+            self.cache_hit_ratio.add(h as f64 / n as f64, n);
+        }
+        self.error_rate.add(o.errors.min(n) as f64 / n as f64, n);
+        self.samples += n;
+        self.last = self.last.max(o.at);
+        self.last_failure = o.failure;
+    }
+
+    /// Age of the newest sample at `now`.
+    pub fn age(&self, now: Millis) -> Millis {
+        now.saturating_sub(self.last)
+    }
+}
+
+/// The current values of one vantage, for scoring.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct SignalValues {
+    /// TTFB, ms.
+    pub ttfb_ms: Option<f64>,
+    /// Throughput, Mbit/s.
+    pub throughput_mbps: Option<f64>,
+    /// Cache hit ratio.
+    pub cache_hit_ratio: Option<f64>,
+    /// Error rate.
+    pub error_rate: Option<f64>,
+}
+
+impl VantageSignal {
+    /// Current values.
+    pub fn values(&self) -> SignalValues {
+        SignalValues {
+            ttfb_ms: self.ttfb_ms.get(),
+            throughput_mbps: self.throughput_mbps.get(),
+            cache_hit_ratio: self.cache_hit_ratio.get(),
+            error_rate: self.error_rate.get(),
+        }
+    }
+}
+
+/// Demand seen in telemetry for one region.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Demand {
+    /// Latest total per CDN is summed at read time; here per (region, cdn) latest value.
+    gbps: f64,
+    at: Millis,
+}
+
+/// All signals.
+#[derive(Debug, Clone, Default)]
+pub struct SignalStore {
+    /// (cdn, region) -> vantage -> signal.
+    signals: HashMap<(String, RegionKey), HashMap<String, VantageSignal>>,
+    /// (region, cdn) -> latest delivered traffic.
+    delivered: HashMap<(RegionKey, String), Demand>,
+}
+
+impl SignalStore {
+    /// An empty store.
+    pub fn new() -> SignalStore {
+        SignalStore::default()
+    }
+
+    /// Record an observation.
+    pub fn ingest(&mut self, o: &Observation) {
+        self.signals
+            .entry((o.cdn.clone(), o.region.clone()))
+            .or_default()
+            .entry(o.vantage.clone())
+            .or_default()
+            .add(o);
+        if let Some(g) = o.delivered_gbps {
+            if g.is_finite() && g >= 0.0 {
+                self.delivered.insert((o.region.clone(), o.cdn.clone()), Demand { gbps: g, at: o.at });
+            }
+        }
+    }
+
+    /// Fresh vantages of (cdn, region) at `now`, in name order (deterministic).
+    pub fn fresh(&self, cdn: &str, region: &RegionKey, now: Millis, staleness: Millis) -> Vec<(&str, &VantageSignal)> {
+        let Some(v) = self.signals.get(&(cdn.to_string(), region.clone())) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(&str, &VantageSignal)> =
+            v.iter().filter(|(_, s)| s.age(now) <= staleness).map(|(k, s)| (k.as_str(), s)).collect();
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
+    }
+
+    /// True if (cdn, region) ever had a sample (fresh or not).
+    pub fn ever(&self, cdn: &str, region: &RegionKey) -> bool {
+        self.signals.contains_key(&(cdn.to_string(), region.clone()))
+    }
+
+    /// Total fresh delivered traffic for a region, Gbps (sum over CDNs), if telemetry has any.
+    pub fn demand(&self, region: &RegionKey, now: Millis, staleness: Millis) -> Option<f64> {
+        let mut total = None;
+        for ((r, _), d) in &self.delivered {
+            if r == region && now.saturating_sub(d.at) <= staleness {
+                *total.get_or_insert(0.0) += d.gbps;
+            }
+        }
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(vantage: &str, at: Millis, ttfb: f64, errors: u64) -> Observation {
+        Observation {
+            cdn: "a".into(),
+            region: RegionKey::Country(*b"KR"),
+            vantage: vantage.into(),
+            at,
+            requests: 1,
+            errors,
+            cache_hits: Some(1),
+            ttfb_ms: Some(ttfb),
+            throughput_mbps: Some(50.0),
+            delivered_gbps: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn averages_move_towards_samples_and_staleness_hides() {
+        let mut s = SignalStore::new();
+        let kr = RegionKey::Country(*b"KR");
+        s.ingest(&obs("v1", 1000, 100.0, 0));
+        s.ingest(&obs("v1", 2000, 300.0, 0));
+        let fresh = s.fresh("a", &kr, 2000, 30_000);
+        assert_eq!(fresh.len(), 1);
+        let t = fresh[0].1.values().ttfb_ms.unwrap();
+        assert!(t > 100.0 && t < 300.0, "{t}");
+        assert_eq!(fresh[0].1.samples, 2);
+        assert!(s.fresh("a", &kr, 40_000, 30_000).is_empty(), "stale is unknown");
+        assert!(s.ever("a", &kr));
+    }
+
+    #[test]
+    fn windows_of_many_requests_weigh_more() {
+        let mut one = Average::default();
+        one.add(0.0, 1);
+        one.add(1.0, 1);
+        let mut many = Average::default();
+        many.add(0.0, 1);
+        many.add(1.0, 50);
+        assert!(many.get().unwrap() > one.get().unwrap());
+    }
+}
