@@ -45,3 +45,6 @@ pub mod zone;
 pub mod signal;
 pub mod clock;
 pub mod events;
+pub mod score;
+pub mod share;
+pub mod engine;

@@ -6,7 +6,7 @@
 //! error rate, with sample counts and the time of the last sample. A vantage whose last sample
 //! is older than the staleness window is ignored: stale is unknown, never healthy.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::zone::model::RegionKey;
 
@@ -203,10 +203,10 @@ struct Demand {
 /// All signals.
 #[derive(Debug, Clone, Default)]
 pub struct SignalStore {
-    /// (cdn, region) -> vantage -> signal.
-    signals: HashMap<(String, RegionKey), HashMap<String, VantageSignal>>,
-    /// (region, cdn) -> latest delivered traffic.
-    delivered: HashMap<(RegionKey, String), Demand>,
+    /// region -> cdn -> vantage -> signal (nested so lookups borrow, never allocate).
+    signals: HashMap<RegionKey, HashMap<String, BTreeMap<String, VantageSignal>>>,
+    /// region -> cdn -> latest delivered traffic.
+    delivered: HashMap<RegionKey, HashMap<String, Demand>>,
 }
 
 impl SignalStore {
@@ -218,43 +218,44 @@ impl SignalStore {
     /// Record an observation.
     pub fn ingest(&mut self, o: &Observation) {
         self.signals
-            .entry((o.cdn.clone(), o.region.clone()))
+            .entry(o.region.clone())
+            .or_default()
+            .entry(o.cdn.clone())
             .or_default()
             .entry(o.vantage.clone())
             .or_default()
             .add(o);
         if let Some(g) = o.delivered_gbps {
             if g.is_finite() && g >= 0.0 {
-                self.delivered.insert((o.region.clone(), o.cdn.clone()), Demand { gbps: g, at: o.at });
+                self.delivered.entry(o.region.clone()).or_default().insert(o.cdn.clone(), Demand { gbps: g, at: o.at });
             }
         }
     }
 
+    /// Every vantage of (cdn, region), fresh or not, in name order.
+    pub fn vantages(&self, cdn: &str, region: &RegionKey) -> Option<&BTreeMap<String, VantageSignal>> {
+        self.signals.get(region)?.get(cdn)
+    }
+
     /// Fresh vantages of (cdn, region) at `now`, in name order (deterministic).
-    pub fn fresh(&self, cdn: &str, region: &RegionKey, now: Millis, staleness: Millis) -> Vec<(&str, &VantageSignal)> {
-        let Some(v) = self.signals.get(&(cdn.to_string(), region.clone())) else {
-            return Vec::new();
-        };
-        let mut out: Vec<(&str, &VantageSignal)> =
-            v.iter().filter(|(_, s)| s.age(now) <= staleness).map(|(k, s)| (k.as_str(), s)).collect();
-        out.sort_by(|a, b| a.0.cmp(b.0));
-        out
+    pub fn fresh<'a>(&'a self, cdn: &str, region: &RegionKey, now: Millis, staleness: Millis) -> impl Iterator<Item = (&'a str, &'a VantageSignal)> + 'a {
+        self.vantages(cdn, region)
+            .into_iter()
+            .flat_map(|v| v.iter())
+            .filter(move |(_, s)| s.age(now) <= staleness)
+            .map(|(k, s)| (k.as_str(), s))
     }
 
     /// True if (cdn, region) ever had a sample (fresh or not).
     pub fn ever(&self, cdn: &str, region: &RegionKey) -> bool {
-        self.signals.contains_key(&(cdn.to_string(), region.clone()))
+        self.vantages(cdn, region).is_some()
     }
 
     /// Total fresh delivered traffic for a region, Gbps (sum over CDNs), if telemetry has any.
     pub fn demand(&self, region: &RegionKey, now: Millis, staleness: Millis) -> Option<f64> {
-        let mut total = None;
-        for ((r, _), d) in &self.delivered {
-            if r == region && now.saturating_sub(d.at) <= staleness {
-                *total.get_or_insert(0.0) += d.gbps;
-            }
-        }
-        total
+        let per_cdn = self.delivered.get(region)?;
+        let fresh: Vec<f64> = per_cdn.values().filter(|d| now.saturating_sub(d.at) <= staleness).map(|d| d.gbps).collect();
+        (!fresh.is_empty()).then(|| fresh.iter().sum())
     }
 }
 
@@ -284,12 +285,12 @@ mod tests {
         let kr = RegionKey::Country(*b"KR");
         s.ingest(&obs("v1", 1000, 100.0, 0));
         s.ingest(&obs("v1", 2000, 300.0, 0));
-        let fresh = s.fresh("a", &kr, 2000, 30_000);
+        let fresh: Vec<_> = s.fresh("a", &kr, 2000, 30_000).collect();
         assert_eq!(fresh.len(), 1);
         let t = fresh[0].1.values().ttfb_ms.unwrap();
         assert!(t > 100.0 && t < 300.0, "{t}");
         assert_eq!(fresh[0].1.samples, 2);
-        assert!(s.fresh("a", &kr, 40_000, 30_000).is_empty(), "stale is unknown");
+        assert_eq!(s.fresh("a", &kr, 40_000, 30_000).count(), 0, "stale is unknown");
         assert!(s.ever("a", &kr));
     }
 

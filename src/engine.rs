@@ -1,0 +1,460 @@
+//! Pure: the health engine. Observations go in (`ingest`); each `tick(zones, now)` scores every
+//! candidate CDN of every region of every steered name, advances the share state machines, and
+//! reports decision events; `decisions` turns the state into the `DecisionTable` the query path
+//! reads. Time is passed in, so the daemon, the simulator and tests drive it at any speed.
+//!
+//! State is keyed by (steered name, region key) and survives zone reloads; a region whose
+//! candidate list changed starts again from its configured weights.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share};
+use crate::events::DecisionEvent;
+use crate::geo;
+use crate::score::{self, Score, Smoothed};
+use crate::select;
+use crate::share::{self, CandidateInput, RegionState, Status};
+use crate::signal::{Millis, Observation, SignalStore};
+use crate::zone::health::HealthPolicy;
+use crate::zone::model::{Region, RegionKey, SteeredName, ZoneSet};
+
+/// What the engine knows about one candidate, for explain and the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateView {
+    /// CDN name.
+    pub cdn: String,
+    /// Smoothed score, if known.
+    pub score: Option<f64>,
+    /// The latest instantaneous score with its reasons.
+    pub last: Option<Score>,
+    /// Region whose signals were used (after fallback), if any.
+    pub signal_region: Option<String>,
+    /// Health state.
+    pub status: Status,
+    /// Current share.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone)]
+struct RegionEngine {
+    cdns: Vec<String>,
+    state: RegionState,
+    smoothed: Vec<Option<Smoothed>>,
+    last: Vec<Option<Score>>,
+    signal_region: Vec<Option<RegionKey>>,
+    unsettled: bool,
+}
+
+/// Result of one engine tick.
+#[derive(Debug, Default, Clone)]
+pub struct TickReport {
+    /// The decision table differs from the previous tick's.
+    pub changed: bool,
+    /// What changed, per region, and why.
+    pub events: Vec<DecisionEvent>,
+}
+
+/// The engine.
+#[derive(Debug, Default)]
+pub struct Engine {
+    signals: SignalStore,
+    /// steered name -> region -> state.
+    regions: HashMap<String, HashMap<RegionKey, RegionEngine>>,
+}
+
+/// Regions whose signals may stand in for `key`, most specific first.
+fn signal_chain(key: &RegionKey) -> Vec<RegionKey> {
+    let mut chain = vec![key.clone()];
+    if let RegionKey::Country(c) = key {
+        if let Some(continent) = geo::continent_of(*c) {
+            chain.push(RegionKey::Continent(continent));
+        }
+    }
+    if *key != RegionKey::Default {
+        chain.push(RegionKey::Default);
+    }
+    chain
+}
+
+/// Capacity of `cdn` available to `region` at the target utilisation.
+fn capacity(policy: &HealthPolicy, cdn: &str, region: &RegionKey) -> Option<f64> {
+    let c = policy.capacity.iter().find(|c| c.cdn == cdn)?;
+    let gbps = c.regions.iter().find(|(r, _)| r == region).map(|(_, g)| *g).or(c.gbps)?;
+    Some(gbps * c.target_utilisation)
+}
+
+fn fmt_shares(cdns: &[String], shares: &[f64]) -> Vec<(String, f64)> {
+    cdns.iter().cloned().zip(shares.iter().map(|s| (s * 1000.0).round() / 1000.0)).collect()
+}
+
+impl Engine {
+    /// An engine with no signals: every region serves its configured weights.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    /// Record a measurement.
+    pub fn ingest(&mut self, o: &Observation) {
+        self.signals.ingest(o);
+    }
+
+    /// The signal store (read-only), for explain.
+    pub fn signals(&self) -> &SignalStore {
+        &self.signals
+    }
+
+    /// Score one candidate: the quorum-combined instantaneous score from the most specific
+    /// region that has fresh vantages, and whether any data was ever seen.
+    fn instant(&self, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> (Option<Score>, Option<RegionKey>, bool) {
+        let mut ever = false;
+        for k in signal_chain(key) {
+            if !self.signals.ever(cdn, &k) {
+                continue;
+            }
+            ever = true;
+            let scores: Vec<Score> =
+                self.signals.fresh(cdn, &k, now, p.staleness_ms).filter_map(|(_, v)| score::score(&v.values(), p)).collect();
+            if !scores.is_empty() {
+                return (score::with_quorum(scores, p.quorum), Some(k), true);
+            }
+        }
+        (None, None, ever)
+    }
+
+    /// Advance every region by one tick. The outcome says whether the decision table changed
+    /// (shares, TTL or fail-open) and carries a decision event per region whose shares or
+    /// CDN states changed; `generation` is left 0 for the caller to fill in when it publishes.
+    pub fn tick(&mut self, zones: &ZoneSet, now: Millis) -> TickReport {
+        let mut report = TickReport::default();
+        for zone in &zones.zones {
+            let p = &zone.health;
+            for name in &zone.steered {
+                for region in &name.regions {
+                    let (changed, event) = self.tick_region(name, region, now, p);
+                    report.changed |= changed;
+                    report.events.extend(event);
+                }
+            }
+        }
+        report
+    }
+
+    fn tick_region(&mut self, name: &SteeredName, region: &Region, now: Millis, p: &HealthPolicy) -> (bool, Option<DecisionEvent>) {
+        let cdns: Vec<String> = region.candidates.iter().map(|c| name.cdns[c.cdn].name.clone()).collect();
+        let mut inputs = Vec::with_capacity(cdns.len());
+        let mut instants = Vec::with_capacity(cdns.len());
+        for (c, cdn) in region.candidates.iter().zip(&cdns) {
+            let (instant, from, ever) = self.instant(cdn, &region.key, now, p);
+            inputs.push(CandidateInput { weight: c.weight, score: None, has_data: ever, capacity_gbps: capacity(p, cdn, &region.key) });
+            instants.push((instant, from));
+        }
+        let demand = self
+            .signals
+            .demand(&region.key, now, p.staleness_ms)
+            .or_else(|| p.demand.iter().find(|(r, _)| *r == region.key).map(|(_, g)| *g));
+
+        let per_name = self.regions.entry(name.name.as_str().to_string()).or_default();
+        let entry = per_name.entry(region.key.clone()).or_insert_with(|| RegionEngine {
+            cdns: cdns.clone(),
+            state: RegionState::new(&region.candidates.iter().map(|c| c.weight).collect::<Vec<_>>()),
+            smoothed: vec![None; cdns.len()],
+            last: vec![None; cdns.len()],
+            signal_region: vec![None; cdns.len()],
+            unsettled: false,
+        });
+        if entry.cdns != cdns {
+            *entry = RegionEngine {
+                cdns: cdns.clone(),
+                state: RegionState::new(&region.candidates.iter().map(|c| c.weight).collect::<Vec<_>>()),
+                smoothed: vec![None; cdns.len()],
+                last: vec![None; cdns.len()],
+                signal_region: vec![None; cdns.len()],
+                unsettled: false,
+            };
+        }
+        for (i, (instant, from)) in instants.into_iter().enumerate() {
+            if let Some(s) = &instant {
+                match &mut entry.smoothed[i] {
+                    Some(sm) => sm.update(s.value, now, p.half_life_ms),
+                    slot @ None => *slot = Some(Smoothed::new(s.value, now)),
+                }
+                inputs[i].score = entry.smoothed[i].map(|s| s.value);
+            }
+            entry.last[i] = instant;
+            entry.signal_region[i] = from;
+        }
+        let old_shares = entry.state.shares();
+        let was_fail_open = entry.state.fail_open;
+        let was_unsettled = entry.unsettled;
+        let out = share::tick(&mut entry.state, &inputs, demand, now, p);
+        entry.unsettled = out.unsettled;
+
+        let fail_open_changed = was_fail_open != entry.state.fail_open;
+        let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || was_unsettled != entry.unsettled;
+        if !(out.moved || !out.transitions.is_empty() || fail_open_changed) {
+            return (changed, None);
+        }
+        let mut reasons: Vec<String> = out
+            .transitions
+            .iter()
+            .map(|(i, old, new)| {
+                let why = entry.last[*i].as_ref().map_or_else(|| "no fresh signal".to_string(), Score::summary);
+                format!("{} {} -> {} ({why})", cdns[*i], status_name(*old), status_name(*new))
+            })
+            .collect();
+        if entry.state.fail_open && !was_fail_open {
+            reasons.push(format!("no usable candidate: failing open to {}", name.cdns[name.last_resort].name));
+        }
+        if !entry.state.fail_open && was_fail_open {
+            reasons.push("candidates usable again".to_string());
+        }
+        if reasons.is_empty() {
+            let scores: Vec<String> = cdns
+                .iter()
+                .zip(&entry.smoothed)
+                .map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{:.0}", s.value))))
+                .collect();
+            reasons.push(format!("rebalancing towards scores ({})", scores.join(", ")));
+        }
+        let event = DecisionEvent {
+            at: now,
+            generation: 0,
+            name: name.name.as_str().to_string(),
+            region: region.key.to_string(),
+            old: fmt_shares(&cdns, &old_shares),
+            new: fmt_shares(&cdns, &entry.state.shares()),
+            reason: reasons.join("; "),
+        };
+        (true, Some(event))
+    }
+
+    /// The decision table for the current state; regions the engine has not seen serve their
+    /// configured weights.
+    pub fn decisions(&self, zones: &ZoneSet, cells: CellPrefixes) -> DecisionTable {
+        let mut names = Vec::new();
+        for zone in &zones.zones {
+            let p = &zone.health;
+            for name in &zone.steered {
+                let per_name = self.regions.get(name.name.as_str());
+                let regions = name
+                    .regions
+                    .iter()
+                    .map(|region| {
+                        let salt = |cdn: usize| select::salt(&name.cdns[cdn].name);
+                        match per_name.and_then(|m| m.get(&region.key)) {
+                            Some(e) if e.state.cdns.len() == region.candidates.len() => RegionDecision {
+                                key: region.key.clone(),
+                                shares: region
+                                    .candidates
+                                    .iter()
+                                    .zip(&e.state.cdns)
+                                    .map(|(c, s)| Share { cdn: c.cdn, weight: s.share, salt: salt(c.cdn) })
+                                    .collect(),
+                                ttl: if e.state.fail_open {
+                                    p.fail_open_ttl.min(name.ttl)
+                                } else if e.unsettled {
+                                    p.fast_ttl.min(name.ttl)
+                                } else {
+                                    name.ttl
+                                },
+                                fail_open: e.state.fail_open,
+                            },
+                            _ => RegionDecision {
+                                key: region.key.clone(),
+                                shares: region.candidates.iter().map(|c| Share { cdn: c.cdn, weight: c.weight, salt: salt(c.cdn) }).collect(),
+                                ttl: name.ttl,
+                                fail_open: false,
+                            },
+                        }
+                    })
+                    .collect();
+                names.push(NameDecisions::with_regions(name, regions));
+            }
+        }
+        DecisionTable { names, cells }
+    }
+
+    /// What the engine knows about one region of one steered name.
+    pub fn view(&self, name: &str, region: &RegionKey) -> Option<Vec<CandidateView>> {
+        let e = self.regions.get(name)?.get(region)?;
+        Some(
+            e.cdns
+                .iter()
+                .enumerate()
+                .map(|(i, cdn)| CandidateView {
+                    cdn: cdn.clone(),
+                    score: e.smoothed[i].map(|s| s.value),
+                    last: e.last[i].clone(),
+                    signal_region: e.signal_region[i].as_ref().map(ToString::to_string),
+                    status: e.state.cdns[i].status,
+                    share: e.state.cdns[i].share,
+                })
+                .collect(),
+        )
+    }
+}
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Cold => "cold",
+        Status::Up => "up",
+        Status::Down { .. } => "down",
+        Status::Recovering { .. } => "recovering",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnostics;
+    use std::path::PathBuf;
+
+    const ZONE: &str = r#"
+version: 1
+zone: example.test
+soa: {primary: ns1.example.test., contact: h.example.test., serial: 1}
+records:
+  - {name: "@", type: NS, value: ns1.example.test.}
+steered:
+  live:
+    last_resort: a
+    cdns: {a: {target: a.cdn.test}, b: {target: b.cdn.test}}
+    regions:
+      countries:
+        KR: {a: 1, b: 1}
+        JP: {a: 1, b: 1}
+      default: {a: 1, b: 1}
+health:
+  smoothing_half_life_secs: 2
+  thresholds: {down: 40, up: 70, up_hold_secs: 20}
+  shares: {max_change_per_tick: 0.25, min_dwell_secs: 10, min_warm_share: 0}
+"#;
+
+    fn zones() -> ZoneSet {
+        crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.to_string())], Diagnostics::new()).expect("zone")
+    }
+
+    fn probe(cdn: &str, region: RegionKey, at: Millis, ok: bool) -> Observation {
+        if ok {
+            Observation {
+                cdn: cdn.into(),
+                region,
+                vantage: "v".into(),
+                at,
+                requests: 1,
+                errors: 0,
+                cache_hits: Some(1),
+                ttfb_ms: Some(50.0),
+                throughput_mbps: Some(80.0),
+                delivered_gbps: None,
+                failure: None,
+            }
+        } else {
+            Observation::failed_probe(cdn, region, "v", at, crate::signal::FailureReason::Timeout, 2000)
+        }
+    }
+
+    fn share_of(e: &Engine, region: &RegionKey, cdn: &str) -> f64 {
+        e.view("live.example.test.", region).and_then(|v| v.into_iter().find(|c| c.cdn == cdn)).map_or(f64::NAN, |c| c.share)
+    }
+
+    #[test]
+    fn a_fault_in_one_country_drains_only_there_and_heals_slowly() {
+        let zones = zones();
+        let kr = RegionKey::Country(*b"KR");
+        let jp = RegionKey::Country(*b"JP");
+        let mut e = Engine::new();
+        let mut now = 0;
+        let mut events = Vec::new();
+        for step in 0..60 {
+            now += 1000;
+            let a_ok_in_kr = !(10..30).contains(&step);
+            for (region, a_ok) in [(kr.clone(), a_ok_in_kr), (jp.clone(), true), (RegionKey::Default, true)] {
+                e.ingest(&probe("a", region.clone(), now, a_ok));
+                e.ingest(&probe("b", region, now, true));
+            }
+            events.extend(e.tick(&zones, now).events.into_iter().filter(|ev| ev.at > 1000));
+            if step == 14 {
+                assert_eq!(share_of(&e, &kr, "a"), 0.0, "drained within 4 ticks of the fault");
+                assert!((share_of(&e, &jp, "a") - 0.5).abs() < 1e-9, "JP untouched");
+                assert!((share_of(&e, &RegionKey::Default, "a") - 0.5).abs() < 1e-9, "default untouched");
+            }
+            if (30..49).contains(&step) {
+                assert_eq!(share_of(&e, &kr, "a"), 0.0, "step {step}: back before the 20 s hold");
+            }
+        }
+        assert!(share_of(&e, &kr, "a") > 0.4, "ramped back: {}", share_of(&e, &kr, "a"));
+        assert!(events.iter().any(|ev| ev.region == "country:KR" && ev.reason.contains("a up -> down")), "{events:?}");
+        assert!(events.iter().all(|ev| ev.region == "country:KR"), "only KR changed: {events:?}");
+        let table = e.decisions(&zones, CellPrefixes::default());
+        assert_eq!(table.names.len(), 1);
+    }
+
+    #[test]
+    fn hovering_signal_does_not_flap() {
+        let zones = zones();
+        let kr = RegionKey::Country(*b"KR");
+        let mut e = Engine::new();
+        let mut now = 0;
+        let mut direction_changes = 0;
+        let mut last_dir = 0i8;
+        let mut last_share = 0.5;
+        // One simulated hour of a signal that alternates between just-bad and just-good
+        // every few seconds, with noise.
+        let mut x: u64 = 0x9E37_79B9;
+        for step in 0..3600u64 {
+            now += 1000;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bad = (step / 4) % 2 == 0 || x % 5 == 0;
+            e.ingest(&probe("a", kr.clone(), now, !bad));
+            e.ingest(&probe("b", kr.clone(), now, true));
+            e.tick(&zones, now);
+            let s = share_of(&e, &kr, "a");
+            let dir = if s > last_share + 1e-9 { 1 } else if s < last_share - 1e-9 { -1 } else { 0 };
+            if dir != 0 && last_dir != 0 && dir != last_dir {
+                direction_changes += 1;
+            }
+            if dir != 0 {
+                last_dir = dir;
+            }
+            last_share = s;
+        }
+        // The configured bound: one reversal per dwell period at most (10 s -> 360 per hour).
+        assert!(direction_changes <= 3600 / 10, "{direction_changes} direction changes in an hour");
+        // Hysteresis does much better: a CDN that keeps failing never proves 20 s of health.
+        assert!(direction_changes <= 2, "{direction_changes} direction changes in an hour");
+    }
+
+    #[test]
+    fn continent_signals_stand_in_for_a_country() {
+        let zones = zones();
+        let mut e = Engine::new();
+        e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
+        e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
+        e.tick(&zones, 1000);
+        let view = e.view("live.example.test.", &RegionKey::Country(*b"KR")).expect("view");
+        assert_eq!(view[0].signal_region.as_deref(), Some("continent:AS"));
+        assert!(matches!(view[0].status, Status::Down { .. }));
+        assert_eq!(view[0].share, 0.0);
+    }
+
+    #[test]
+    fn stale_signals_are_unknown_not_healthy() {
+        let zones = zones();
+        let kr = RegionKey::Country(*b"KR");
+        let mut e = Engine::new();
+        e.ingest(&probe("a", kr.clone(), 1000, false));
+        e.ingest(&probe("b", kr.clone(), 1000, true));
+        e.tick(&zones, 1000);
+        assert_eq!(share_of(&e, &kr, "a"), 0.0);
+        // No data for a minute (staleness 30 s): a stays down, it is not "healthy".
+        for t in 2..60 {
+            e.tick(&zones, t * 1000);
+        }
+        assert_eq!(share_of(&e, &kr, "a"), 0.0);
+    }
+}

@@ -1,0 +1,207 @@
+//! Pure: signals + SLA bounds + weights -> a score 0..100 with its reasons, and the EWMA that
+//! smooths it over time. `now` is passed in.
+//!
+//! Each signal is normalised to 0..1 between its "bad" and "good" bounds (linear, clamped),
+//! the normalised values are averaged with the configured weights (signals with no data are
+//! left out and the remaining weights renormalised), and the result is scaled to 0..100. The
+//! reasons say how many points each signal cost, so explain, logs and reports can say why.
+
+use serde::Serialize;
+
+use crate::signal::{Millis, SignalValues};
+use crate::zone::health::{Bounds, HealthPolicy};
+
+/// The four scored signals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// Time to first byte.
+    Ttfb,
+    /// Throughput.
+    Throughput,
+    /// Cache hit ratio.
+    CacheHit,
+    /// Error rate.
+    Errors,
+}
+
+impl SignalKind {
+    /// Name used in reasons.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalKind::Ttfb => "ttfb",
+            SignalKind::Throughput => "throughput",
+            SignalKind::CacheHit => "cache_hit",
+            SignalKind::Errors => "errors",
+        }
+    }
+}
+
+/// What one signal contributed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reason {
+    /// Which signal.
+    pub signal: SignalKind,
+    /// Its measured value.
+    pub value: f64,
+    /// Normalised 0 (at or past bad) to 1 (at or past good).
+    pub normalised: f64,
+    /// Score points it cost (0 when at or better than good).
+    pub cost: f64,
+}
+
+/// A score with its reasons (worst first).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    /// 0..100.
+    pub value: f64,
+    /// Per signal, most costly first.
+    pub reasons: Vec<Reason>,
+}
+
+impl Score {
+    /// One line for logs: `score 23: errors -30 (0.08), ttfb -27 (950ms)`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("score {:.0}", self.value);
+        let costly: Vec<String> = self
+            .reasons
+            .iter()
+            .filter(|r| r.cost >= 1.0)
+            .map(|r| format!("{} -{:.0} ({:.3})", r.signal.as_str(), r.cost, r.value))
+            .collect();
+        if !costly.is_empty() {
+            s.push_str(": ");
+            s.push_str(&costly.join(", "));
+        }
+        s
+    }
+}
+
+/// Linear position of `value` between `bad` (0) and `good` (1), clamped; works for both
+/// directions (good < bad for latency and errors, good > bad for throughput and hits).
+pub fn normalise(value: f64, b: Bounds) -> f64 {
+    if !value.is_finite() {
+        return 0.0;
+    }
+    let span = b.good - b.bad;
+    if span == 0.0 {
+        return if value == b.good { 1.0 } else { 0.0 };
+    }
+    ((value - b.bad) / span).clamp(0.0, 1.0)
+}
+
+/// Score a set of signal values; `None` when no signal has data.
+pub fn score(values: &SignalValues, policy: &HealthPolicy) -> Option<Score> {
+    let w = policy.weights;
+    let sla = policy.sla;
+    let parts = [
+        (SignalKind::Ttfb, values.ttfb_ms, sla.ttfb_ms, w.ttfb),
+        (SignalKind::Throughput, values.throughput_mbps, sla.throughput_mbps, w.throughput),
+        (SignalKind::CacheHit, values.cache_hit_ratio, sla.cache_hit_ratio, w.cache_hit),
+        (SignalKind::Errors, values.error_rate, sla.error_rate, w.errors),
+    ];
+    let total: f64 = parts.iter().filter(|p| p.1.is_some()).map(|p| p.3).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut value = 0.0;
+    let mut reasons = Vec::with_capacity(4);
+    for (kind, v, bounds, weight) in parts {
+        let Some(v) = v else { continue };
+        let n = normalise(v, bounds);
+        let share = weight / total;
+        value += share * n * 100.0;
+        reasons.push(Reason { signal: kind, value: v, normalised: n, cost: share * (1.0 - n) * 100.0 });
+    }
+    reasons.sort_by(|a, b| b.cost.total_cmp(&a.cost));
+    Some(Score { value: value.clamp(0.0, 100.0), reasons })
+}
+
+/// Combine several vantage points' scores with a quorum: the region's score is the
+/// `quorum`-th lowest, so fewer than `quorum` bad vantages cannot pull it down. With fewer
+/// fresh vantages than the quorum nothing can be decided: unknown (`None`), which holds the
+/// CDN where it is rather than calling it healthy or down.
+pub fn with_quorum(mut scores: Vec<Score>, quorum: usize) -> Option<Score> {
+    let quorum = quorum.max(1);
+    if scores.len() < quorum {
+        return None;
+    }
+    scores.sort_by(|a, b| a.value.total_cmp(&b.value));
+    Some(scores.swap_remove(quorum - 1))
+}
+
+/// Exponentially smoothed score, time-aware: after `dt` the old value keeps weight
+/// `2^(-dt/half_life)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Smoothed {
+    /// Current smoothed value.
+    pub value: f64,
+    /// When it was last updated.
+    pub at: Millis,
+}
+
+impl Smoothed {
+    /// Start at a first observation.
+    pub fn new(value: f64, at: Millis) -> Smoothed {
+        Smoothed { value, at }
+    }
+
+    /// Fold in `instant` observed at `now`.
+    pub fn update(&mut self, instant: f64, now: Millis, half_life_ms: f64) {
+        let dt = now.saturating_sub(self.at) as f64;
+        let keep = if half_life_ms <= 0.0 { 0.0 } else { (-dt / half_life_ms).exp2() };
+        self.value = self.value * keep + instant * (1.0 - keep);
+        self.at = self.at.max(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> HealthPolicy {
+        HealthPolicy::default()
+    }
+
+    #[test]
+    fn perfect_and_terrible() {
+        let good = SignalValues { ttfb_ms: Some(50.0), throughput_mbps: Some(100.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.0) };
+        assert_eq!(score(&good, &policy()).map(|s| s.value), Some(100.0));
+        let bad = SignalValues { ttfb_ms: Some(5000.0), throughput_mbps: Some(0.0), cache_hit_ratio: Some(0.1), error_rate: Some(1.0) };
+        assert_eq!(score(&bad, &policy()).map(|s| s.value), Some(0.0));
+        assert!(score(&SignalValues::default(), &policy()).is_none());
+    }
+
+    #[test]
+    fn reasons_name_the_culprit() {
+        let v = SignalValues { ttfb_ms: Some(100.0), throughput_mbps: Some(50.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.2) };
+        let s = score(&v, &policy()).unwrap();
+        assert_eq!(s.reasons[0].signal, SignalKind::Errors);
+        assert!((s.value - 70.0).abs() < 1e-9, "{}", s.value);
+        assert!(s.summary().contains("errors -30"), "{}", s.summary());
+    }
+
+    #[test]
+    fn missing_signals_renormalise() {
+        let v = SignalValues { error_rate: Some(0.0), ..SignalValues::default() };
+        assert_eq!(score(&v, &policy()).map(|s| s.value), Some(100.0));
+    }
+
+    #[test]
+    fn quorum_needs_enough_bad_vantages() {
+        let s = |v: f64| Score { value: v, reasons: vec![] };
+        assert_eq!(with_quorum(vec![s(10.0), s(90.0), s(95.0)], 1).map(|x| x.value), Some(10.0));
+        assert_eq!(with_quorum(vec![s(10.0), s(90.0), s(95.0)], 2).map(|x| x.value), Some(90.0));
+        assert_eq!(with_quorum(vec![s(10.0)], 2), None, "one vantage cannot make a quorum of two");
+        assert_eq!(with_quorum(vec![], 1), None);
+    }
+
+    #[test]
+    fn smoothing_halves_per_half_life() {
+        let mut s = Smoothed::new(100.0, 0);
+        s.update(0.0, 3000, 3000.0);
+        assert!((s.value - 50.0).abs() < 1e-9);
+        s.update(0.0, 3000, 3000.0);
+        assert!((s.value - 50.0).abs() < 1e-9, "no time passed, no change");
+    }
+}
