@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::config::AdminListen;
+
 /// cdnsteer: authoritative GSLB DNS that steers viewers across CDNs.
 #[derive(Debug, Parser)]
 #[command(name = "cdnsteer", version, about)]
@@ -43,6 +45,12 @@ pub enum Command {
         /// Log format.
         #[arg(long, value_enum)]
         log_format: Option<LogFormatArg>,
+        /// Admin API address (default 127.0.0.1:8053), or `off` for none.
+        #[arg(long, value_name = "ADDR|off")]
+        admin_listen: Option<AdminListen>,
+        /// File holding the admin API bearer token; without one, telemetry pushes are refused.
+        #[arg(long, value_name = "PATH")]
+        admin_token_file: Option<PathBuf>,
     },
     /// Check zone files (and optionally the GeoIP database) exactly as `serve` loads them.
     Check {

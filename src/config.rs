@@ -1,7 +1,23 @@
 //! Daemon settings: a versioned YAML file (strict, like the zones), defaults that make
 //! `cdnsteer serve` work from the repository root, and command-line overrides on top.
+//!
+//! # Admin API
+//!
+//! ```yaml
+//! admin:
+//!   listen: 127.0.0.1:8053              # address:port, or `off` to run no admin listener
+//!   token_file: /etc/cdnsteer/admin.token
+//! ```
+//!
+//! The admin API listens on `127.0.0.1:8053` unless told otherwise (`listen: off` or
+//! `--admin-listen off` turns it off). The token file is read once, at load time: its
+//! contents, trimmed, are the bearer token telemetry pushes must present; an unreadable or
+//! empty file, or one with spaces inside the token, is an `invalid-setting` error. Without a
+//! token file the read-only endpoints still work, and telemetry is refused with 403 wherever
+//! the listener is bound.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::str::FromStr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -50,6 +66,43 @@ pub struct ConfigFile {
     /// Log format.
     #[serde(default)]
     pub log_format: Option<LogFormat>,
+    /// Admin API.
+    #[serde(default)]
+    pub admin: Option<AdminFile>,
+}
+
+/// `admin:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminFile {
+    /// `address:port`, or `off`.
+    pub listen: Option<Spanned<String>>,
+    /// File holding the bearer token for mutating endpoints.
+    pub token_file: Option<Spanned<String>>,
+}
+
+/// Where the admin API listens, as written in the file or on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminListen {
+    /// No admin listener.
+    Off,
+    /// Listen here.
+    At(SocketAddr),
+}
+
+impl FromStr for AdminListen {
+    type Err = String;
+
+    /// `off`, or `address:port`.
+    fn from_str(text: &str) -> Result<AdminListen, String> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("off") {
+            return Ok(AdminListen::Off);
+        }
+        t.parse::<SocketAddr>()
+            .map(AdminListen::At)
+            .map_err(|_| format!("`{t}`; expected address:port (e.g. 127.0.0.1:8053) or off"))
+    }
 }
 
 /// `cell_prefix:` block.
@@ -83,10 +136,14 @@ pub struct Overrides {
     pub listen: Vec<SocketAddr>,
     /// `--log-format`.
     pub log_format: Option<LogFormat>,
+    /// `--admin-listen` (`address:port` or `off`).
+    pub admin_listen: Option<AdminListen>,
+    /// `--admin-token-file`.
+    pub admin_token_file: Option<PathBuf>,
 }
 
-/// The resolved, immutable daemon configuration.
-#[derive(Debug, Clone)]
+/// The resolved, immutable daemon configuration. `Debug` never prints the admin token.
+#[derive(Clone)]
 pub struct Config {
     /// Zone directory.
     pub zones: PathBuf,
@@ -98,12 +155,48 @@ pub struct Config {
     pub cells: CellPrefixes,
     /// Log format.
     pub log_format: LogFormat,
+    /// Admin API address; `None` runs no admin listener.
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer token for the admin API's mutating endpoints; `None` refuses them (403).
+    pub admin_token: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("zones", &self.zones)
+            .field("geoip", &self.geoip)
+            .field("listen", &self.listen)
+            .field("cells", &self.cells)
+            .field("log_format", &self.log_format)
+            .field("admin_listen", &self.admin_listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Default zone directory, relative to the working directory.
 pub const DEFAULT_ZONES: &str = "zones";
 /// Default GeoIP database, relative to the working directory.
 pub const DEFAULT_GEOIP: &str = "geoip/iptoasn-country.mmdb";
+/// Default admin API address: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8053));
+
+/// The trimmed contents of an admin token file, or why it cannot be used.
+pub fn read_admin_token(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(format!("admin token file {} is empty; expected one line holding the token", path.display()));
+    }
+    if !token.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(format!(
+            "admin token in {} has spaces or non-ASCII characters; expected one printable ASCII word (e.g. `openssl rand -hex 32`)",
+            path.display()
+        ));
+    }
+    Ok(token.to_string())
+}
 
 impl Config {
     /// Defaults, then the file (if any), then the command line.
@@ -178,6 +271,32 @@ impl Config {
             }
             listen.udp_workers = w.value;
         }
+        let mut admin_listen = Some(DEFAULT_ADMIN_LISTEN);
+        let mut admin_token = None;
+        let admin = parsed.admin.as_ref();
+        if let Some(l) = admin.and_then(|a| a.listen.as_ref()) {
+            match l.value.parse::<AdminListen>() {
+                Ok(AdminListen::Off) => admin_listen = None,
+                Ok(AdminListen::At(addr)) => admin_listen = Some(addr),
+                Err(message) => bad(pos(l), "admin.listen", message),
+            }
+        }
+        if let Some(path) = &overrides.admin_token_file {
+            match read_admin_token(path) {
+                Ok(t) => admin_token = Some(t),
+                Err(message) => diags.push(path, Pos::default(), "--admin-token-file", Code::InvalidSetting, message),
+            }
+        } else if let Some(t) = admin.and_then(|a| a.token_file.as_ref()) {
+            match read_admin_token(Path::new(&t.value)) {
+                Ok(token) => admin_token = Some(token),
+                Err(message) => diags.push(&file_path, pos(t), "admin.token_file", Code::InvalidSetting, message),
+            }
+        }
+        match overrides.admin_listen {
+            Some(AdminListen::Off) => admin_listen = None,
+            Some(AdminListen::At(addr)) => admin_listen = Some(addr),
+            None => {}
+        }
         if !diags.is_empty() {
             let files = diags.files_seen();
             return Err(LoadError { diagnostics: diags.into_items(), files });
@@ -191,6 +310,8 @@ impl Config {
             listen,
             cells,
             log_format: overrides.log_format.or(parsed.log_format).unwrap_or_default(),
+            admin_listen,
+            admin_token,
         })
     }
 }

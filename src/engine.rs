@@ -40,6 +40,8 @@ pub struct CandidateView {
 #[derive(Debug, Clone)]
 struct RegionEngine {
     cdns: Vec<String>,
+    /// Configured weights the state was built for.
+    weights: Vec<f64>,
     state: RegionState,
     smoothed: Vec<Option<Smoothed>>,
     last: Vec<Option<Score>>,
@@ -156,23 +158,28 @@ impl Engine {
             .or_else(|| p.demand.iter().find(|(r, _)| *r == region.key).map(|(_, g)| *g));
 
         let per_name = self.regions.entry(name.name.as_str().to_string()).or_default();
-        let entry = per_name.entry(region.key.clone()).or_insert_with(|| RegionEngine {
+        let weights: Vec<f64> = region.candidates.iter().map(|c| c.weight).collect();
+        let fresh = || RegionEngine {
             cdns: cdns.clone(),
-            state: RegionState::new(&region.candidates.iter().map(|c| c.weight).collect::<Vec<_>>()),
+            weights: weights.clone(),
+            state: RegionState::new(&weights),
             smoothed: vec![None; cdns.len()],
             last: vec![None; cdns.len()],
             signal_region: vec![None; cdns.len()],
             unsettled: false,
-        });
-        if entry.cdns != cdns {
-            *entry = RegionEngine {
-                cdns: cdns.clone(),
-                state: RegionState::new(&region.candidates.iter().map(|c| c.weight).collect::<Vec<_>>()),
-                smoothed: vec![None; cdns.len()],
-                last: vec![None; cdns.len()],
-                signal_region: vec![None; cdns.len()],
-                unsettled: false,
-            };
+        };
+        let entry = per_name.entry(region.key.clone()).or_insert_with(fresh);
+        // A zone edit that changed the candidates or their weights restarts the region's
+        // shares from the new weights, keeping what is known about each CDN's health.
+        if entry.cdns != cdns || entry.weights != weights {
+            let old = std::mem::replace(entry, fresh());
+            for (i, cdn) in cdns.iter().enumerate() {
+                if let Some(j) = old.cdns.iter().position(|c| c == cdn) {
+                    entry.smoothed[i] = old.smoothed[j];
+                    entry.last[i] = old.last[j].clone();
+                    entry.state.cdns[i].status = old.state.cdns[j].status;
+                }
+            }
         }
         for (i, (instant, from)) in instants.into_iter().enumerate() {
             if let Some(s) = &instant {
@@ -243,14 +250,19 @@ impl Engine {
                     .iter()
                     .map(|region| {
                         let salt = |cdn: usize| select::salt(&name.cdns[cdn].name);
-                        match per_name.and_then(|m| m.get(&region.key)) {
-                            Some(e) if e.state.cdns.len() == region.candidates.len() => RegionDecision {
+                        let current = per_name.and_then(|m| m.get(&region.key)).filter(|e| {
+                            e.weights.len() == region.candidates.len()
+                                && e.weights.iter().zip(&region.candidates).all(|(w, c)| *w == c.weight)
+                                && e.cdns.iter().zip(&region.candidates).all(|(n, c)| *n == name.cdns[c.cdn].name)
+                        });
+                        match current {
+                            Some(e) => RegionDecision {
                                 key: region.key.clone(),
                                 shares: region
                                     .candidates
                                     .iter()
                                     .zip(&e.state.cdns)
-                                    .map(|(c, s)| Share { cdn: c.cdn, weight: s.share, salt: salt(c.cdn) })
+                                    .map(|(c, s)| Share { cdn: c.cdn, weight: if s.status.usable() { s.share } else { 0.0 }, salt: salt(c.cdn) })
                                     .collect(),
                                 ttl: if e.state.fail_open {
                                     p.fail_open_ttl.min(name.ttl)
@@ -261,12 +273,28 @@ impl Engine {
                                 },
                                 fail_open: e.state.fail_open,
                             },
-                            _ => RegionDecision {
-                                key: region.key.clone(),
-                                shares: region.candidates.iter().map(|c| Share { cdn: c.cdn, weight: c.weight, salt: salt(c.cdn) }).collect(),
-                                ttl: name.ttl,
-                                fail_open: false,
-                            },
+                            // Not ticked since the zone changed (or never): configured weights,
+                            // minus any CDN the engine knows to be down.
+                            None => {
+                                let old = per_name.and_then(|m| m.get(&region.key));
+                                let usable = |cdn: &str| {
+                                    old.and_then(|e| e.cdns.iter().position(|c| c == cdn)).and_then(|j| old.map(|e| e.state.cdns[j].status.usable())).unwrap_or(true)
+                                };
+                                RegionDecision {
+                                    key: region.key.clone(),
+                                    shares: region
+                                        .candidates
+                                        .iter()
+                                        .map(|c| Share {
+                                            cdn: c.cdn,
+                                            weight: if usable(&name.cdns[c.cdn].name) { c.weight } else { 0.0 },
+                                            salt: salt(c.cdn),
+                                        })
+                                        .collect(),
+                                    ttl: name.ttl,
+                                    fail_open: false,
+                                }
+                            }
                         }
                     })
                     .collect();

@@ -29,6 +29,8 @@
 //! - [`snapshot`], [`publish`]: the immutable served state and its single writer.
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, listeners.
 //! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
+//! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
+//! - [`admin`]: the admin HTTP API (health, status, decisions, telemetry intake).
 
 pub mod cli;
 pub mod config;
@@ -47,4 +49,6 @@ pub mod clock;
 pub mod events;
 pub mod score;
 pub mod share;
+pub mod admin;
 pub mod engine;
+pub mod probe;

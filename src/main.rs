@@ -57,11 +57,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { config, zones, geoip, listen, log_format } => {
+        Command::Serve { config, zones, geoip, listen, log_format, admin_listen, admin_token_file } => {
             let overrides = Overrides {
                 zones,
                 geoip,
                 listen,
+                admin_listen,
+                admin_token_file,
                 log_format: log_format.map(|f| match f {
                     LogFormatArg::Text => LogFormat::Text,
                     LogFormatArg::Json => LogFormat::Json,

@@ -63,42 +63,18 @@ impl Publisher {
         self.current.load_full()
     }
 
-    /// Swap in new zones (already validated in full). Steering restarts from the new zones'
-    /// static weights until the health engine publishes again.
-    pub fn publish_zones(&mut self, zones: ZoneSet) -> u64 {
+    /// Swap in new zones (and a new GeoIP database, if given) with decisions built for them:
+    /// one reload, one generation, no moment where the new zones serve stale decisions.
+    pub fn publish_reload(&mut self, zones: ZoneSet, geo: Option<GeoDb>, build: impl FnOnce(&ZoneSet, CellPrefixes) -> DecisionTable) -> u64 {
         let old = self.current();
+        let decisions = build(&zones, self.cells);
         let zones = Arc::new(zones);
         self.store(Snapshot {
             generation: old.generation + 1,
             table: Arc::new(ZoneTable::build(&zones)),
-            decisions: Arc::new(DecisionTable::from_static(&zones, self.cells)),
+            decisions: Arc::new(decisions),
             zones,
-            geo: Arc::clone(&old.geo),
-        })
-    }
-
-    /// Swap in new zones and a new GeoIP database together: one reload, one generation.
-    pub fn publish_reload(&mut self, zones: ZoneSet, geo: GeoDb) -> u64 {
-        let old = self.current();
-        let zones = Arc::new(zones);
-        self.store(Snapshot {
-            generation: old.generation + 1,
-            table: Arc::new(ZoneTable::build(&zones)),
-            decisions: Arc::new(DecisionTable::from_static(&zones, self.cells)),
-            zones,
-            geo: Arc::new(geo),
-        })
-    }
-
-    /// Swap in a new GeoIP database (already checked).
-    pub fn publish_geo(&mut self, geo: GeoDb) -> u64 {
-        let old = self.current();
-        self.store(Snapshot {
-            generation: old.generation + 1,
-            zones: Arc::clone(&old.zones),
-            table: Arc::clone(&old.table),
-            decisions: Arc::clone(&old.decisions),
-            geo: Arc::new(geo),
+            geo: geo.map_or_else(|| Arc::clone(&old.geo), Arc::new),
         })
     }
 

@@ -61,7 +61,7 @@ async fn serve_reload_keeps_old_config_on_error_and_stops_cleanly() {
         .current_dir(repo())
         .args(["serve", "--zones"])
         .arg(zones.path())
-        .args(["--listen", &addr.to_string()])
+        .args(["--listen", &addr.to_string(), "--admin-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use cdnsteer::config::{Config, Overrides};
+use cdnsteer::config::{AdminListen, Config, Overrides};
 use cdnsteer::daemon::{self, Running};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
@@ -40,6 +40,8 @@ pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
         geoip: Some(geoip.to_path_buf()),
         listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         log_format: None,
+        admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
+        ..Overrides::default()
     };
     let config = Config::load(None, &overrides).expect("config");
     let running = daemon::start(config).await.expect("server starts");

@@ -12,3 +12,6 @@ mod geo;
 mod ecs;
 mod tcp;
 mod request_handler;
+mod standin;
+mod probe;
+mod admin;

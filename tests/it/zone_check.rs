@@ -57,6 +57,9 @@ const EXPECT: &[(&str, &str, &str)] = &[
     ("unknown-network", "steered.live.regions.networks.kt-resolvers", "kt-resolvers"),
     ("unknown-last-resort", "steered.live.last_resort", "edgio"),
     ("no-cdns", "steered.live.cdns", "{}"),
+    ("invalid-health", "health.thresholds.up", "50"),
+    ("invalid-probe", "health.probes[0].url", "ftp://"),
+    ("unknown-region", "health.probes[0].region", "planet:mars"),
 ];
 
 /// Diagnostics a fixture's one problem unavoidably brings along (beyond its own code).

@@ -1,0 +1,348 @@
+//! Pushed telemetry: the JSON schema of `POST /api/v1/telemetry`, its validation, and the
+//! conversion of a valid batch into [`Observation`]s for the health engine.
+//!
+//! # Schema
+//!
+//! ```json
+//! {
+//!   "source": "player-rum-eu",
+//!   "measurements": [
+//!     {
+//!       "cdn": "akamai",
+//!       "region": "country:KR",
+//!       "window_secs": 10,
+//!       "requests": 12000,
+//!       "errors": 36,
+//!       "ttfb_ms": {"p50": 85, "p90": 240},
+//!       "throughput_mbps": 18.5,
+//!       "cache_hits": 11400,
+//!       "delivered_gbps": 42.0
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! | field | type | rule |
+//! |---|---|---|
+//! | `source` | string | required; 1 to 64 characters of `A-Z a-z 0-9 . _ -`; becomes the vantage `rum:<source>` |
+//! | `measurements` | array | required; 1 to [`MAX_MEASUREMENTS`] entries |
+//! | `cdn` | string | required; a CDN of some steered name being served |
+//! | `region` | string | required; `KR`, `country:KR`, `continent:AS`, `network:NAME` or `default` |
+//! | `window_secs` | integer | optional; 1 to [`MAX_WINDOW_SECS`]; the window the counts cover |
+//! | `requests` | integer | required; at least 1 |
+//! | `errors` | integer | required; at most `requests` |
+//! | `ttfb_ms` | object | optional; `p50` required, `p90` optional and at least `p50`; finite, >= 0 |
+//! | `throughput_mbps` | number | optional; finite, >= 0 |
+//! | `cache_hits` | integer | optional; at most `requests` |
+//! | `delivered_gbps` | number | optional; finite, >= 0; feeds the demand estimate |
+//!
+//! Unknown keys are errors at every level. The whole batch is checked before anything is
+//! used: one bad measurement rejects the batch, and the error names the exact field
+//! (`measurements[3].errors`). The observation time is the arrival time (the end of the
+//! window); `ttfb_ms.p50` becomes the observation's TTFB, `p90` is checked but not used yet.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use crate::clock::Millis;
+use crate::signal::Observation;
+use crate::snapshot::Snapshot;
+use crate::zone::health::parse_region;
+
+/// Most measurements accepted in one batch.
+pub const MAX_MEASUREMENTS: usize = 10_000;
+/// Longest measurement window accepted, seconds.
+pub const MAX_WINDOW_SECS: u64 = 3600;
+/// Longest `source` accepted, characters.
+pub const MAX_SOURCE_LEN: usize = 64;
+
+/// One telemetry push, as sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryBatch {
+    /// Who measured (a RUM beacon collector, a log pipeline).
+    pub source: String,
+    /// The measurements.
+    pub measurements: Vec<Measurement>,
+}
+
+/// One CDN x region measurement over a window.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measurement {
+    /// CDN name, as in the zones.
+    pub cdn: String,
+    /// Region reference (`country:KR`, `KR`, `continent:AS`, `network:NAME`, `default`).
+    pub region: String,
+    /// Length of the window, seconds.
+    #[serde(default)]
+    pub window_secs: Option<u64>,
+    /// Requests in the window.
+    pub requests: u64,
+    /// Failed requests in the window.
+    pub errors: u64,
+    /// Time to first byte percentiles, ms.
+    #[serde(default)]
+    pub ttfb_ms: Option<Percentiles>,
+    /// Throughput, Mbit/s.
+    #[serde(default)]
+    pub throughput_mbps: Option<f64>,
+    /// Cache hits in the window.
+    #[serde(default)]
+    pub cache_hits: Option<u64>,
+    /// Traffic delivered, Gbps.
+    #[serde(default)]
+    pub delivered_gbps: Option<f64>,
+}
+
+/// Latency percentiles of a window.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    #[serde(default)]
+    pub p90: Option<f64>,
+}
+
+/// Why a telemetry body was refused: a message and, when one field is to blame, its path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct TelemetryError {
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// The offending field (`measurements[3].errors`), if the problem is in one.
+    pub field: Option<String>,
+}
+
+impl TelemetryError {
+    fn at(field: impl Into<String>, message: impl Into<String>) -> TelemetryError {
+        TelemetryError { message: message.into(), field: Some(field.into()) }
+    }
+}
+
+/// Parse a body. Syntax errors read "malformed JSON at line L column C: ..."; type errors and
+/// unknown keys name the field they are in.
+pub fn parse(body: &[u8]) -> Result<TelemetryBatch, TelemetryError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed: Result<TelemetryBatch, _> = serde_path_to_error::deserialize(&mut de);
+    let batch = match parsed {
+        Ok(b) => b,
+        Err(e) => return Err(from_serde(e)),
+    };
+    // Trailing bytes after the document (`{...} {...}`) are malformed too.
+    if let Err(e) = de.end() {
+        return Err(malformed(&e, None));
+    }
+    Ok(batch)
+}
+
+fn from_serde(e: serde_path_to_error::Error<serde_json::Error>) -> TelemetryError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    let mut field = (path != ".").then_some(path);
+    match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            malformed(&inner, field)
+        }
+        serde_json::error::Category::Data => {
+            let message = strip_position(&inner);
+            // An unknown key is reported on the object holding it; name the key itself.
+            if let Some(key) = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()) {
+                field = Some(match field {
+                    Some(f) if f == key || f.ends_with(&format!(".{key}")) => f,
+                    Some(parent) => format!("{parent}.{key}"),
+                    None => key.to_string(),
+                });
+            }
+            TelemetryError { message: format!("{message} (line {} column {})", inner.line(), inner.column()), field }
+        }
+    }
+}
+
+fn malformed(e: &serde_json::Error, field: Option<String>) -> TelemetryError {
+    TelemetryError {
+        message: format!("malformed JSON at line {} column {}: {}", e.line(), e.column(), strip_position(e)),
+        field,
+    }
+}
+
+/// serde_json's message without its trailing " at line L column C".
+fn strip_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+/// The CDN names of every steered name served by `snapshot`, sorted.
+pub fn known_cdns(snapshot: &Snapshot) -> BTreeSet<String> {
+    snapshot.zones.steered().flat_map(|s| s.cdns.iter().map(|c| c.name.clone())).collect()
+}
+
+fn check_number(value: f64, field: impl FnOnce() -> String) -> Result<(), TelemetryError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(TelemetryError::at(field(), format!("{value}; expected a finite number >= 0")))
+    }
+}
+
+fn check_source(source: &str) -> Result<(), TelemetryError> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if source.is_empty() || source.chars().count() > MAX_SOURCE_LEN || !source.chars().all(ok_char) {
+        return Err(TelemetryError::at(
+            "source",
+            format!("`{source}`; expected 1 to {MAX_SOURCE_LEN} characters of A-Z a-z 0-9 . _ -"),
+        ));
+    }
+    Ok(())
+}
+
+fn convert_one(
+    i: usize,
+    m: &Measurement,
+    known: &BTreeSet<String>,
+    vantage: &str,
+    at: Millis,
+) -> Result<Observation, TelemetryError> {
+    let field = |name: &str| format!("measurements[{i}].{name}");
+    if !known.contains(&m.cdn) {
+        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+        return Err(TelemetryError::at(
+            field("cdn"),
+            format!("unknown CDN `{}`; known CDNs: {}", m.cdn, if list.is_empty() { "(none)".to_string() } else { list.join(", ") }),
+        ));
+    }
+    let region = parse_region(&m.region).map_err(|e| TelemetryError::at(field("region"), e))?;
+    if let Some(w) = m.window_secs
+        && !(1..=MAX_WINDOW_SECS).contains(&w)
+    {
+        return Err(TelemetryError::at(field("window_secs"), format!("{w}; expected 1 to {MAX_WINDOW_SECS}")));
+    }
+    if m.requests == 0 {
+        return Err(TelemetryError::at(field("requests"), "0; expected at least 1"));
+    }
+    if m.errors > m.requests {
+        return Err(TelemetryError::at(
+            field("errors"),
+            format!("{}; expected at most requests ({})", m.errors, m.requests),
+        ));
+    }
+    if let Some(t) = &m.ttfb_ms {
+        check_number(t.p50, || field("ttfb_ms.p50"))?;
+        if let Some(p90) = t.p90 {
+            check_number(p90, || field("ttfb_ms.p90"))?;
+            if p90 < t.p50 {
+                return Err(TelemetryError::at(field("ttfb_ms.p90"), format!("{p90}; expected at least p50 ({})", t.p50)));
+            }
+        }
+    }
+    if let Some(v) = m.throughput_mbps {
+        check_number(v, || field("throughput_mbps"))?;
+    }
+    if let Some(h) = m.cache_hits
+        && h > m.requests
+    {
+        return Err(TelemetryError::at(field("cache_hits"), format!("{h}; expected at most requests ({})", m.requests)));
+    }
+    if let Some(v) = m.delivered_gbps {
+        check_number(v, || field("delivered_gbps"))?;
+    }
+    Ok(Observation {
+        cdn: m.cdn.clone(),
+        region,
+        vantage: vantage.to_string(),
+        at,
+        requests: m.requests,
+        errors: m.errors,
+        cache_hits: m.cache_hits,
+        ttfb_ms: m.ttfb_ms.map(|t| t.p50),
+        throughput_mbps: m.throughput_mbps,
+        delivered_gbps: m.delivered_gbps,
+        failure: None,
+    })
+}
+
+/// Check a whole batch against the CDNs being served and convert it: every measurement
+/// valid gives every observation (in order), stamped `at` from vantage `rum:<source>`; the
+/// first invalid one gives its error and no observations at all.
+pub fn validate(batch: &TelemetryBatch, known: &BTreeSet<String>, at: Millis) -> Result<Vec<Observation>, TelemetryError> {
+    check_source(&batch.source)?;
+    let n = batch.measurements.len();
+    if n == 0 || n > MAX_MEASUREMENTS {
+        return Err(TelemetryError::at("measurements", format!("{n} measurements; expected 1 to {MAX_MEASUREMENTS}")));
+    }
+    let vantage = format!("rum:{}", batch.source);
+    batch.measurements.iter().enumerate().map(|(i, m)| convert_one(i, m, known, &vantage, at)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zone::model::RegionKey;
+
+    fn known() -> BTreeSet<String> {
+        ["akamai", "fastly"].iter().map(|s| s.to_string()).collect()
+    }
+
+    fn one(measurement: &str) -> Result<Vec<Observation>, TelemetryError> {
+        let body = format!(r#"{{"source": "rum", "measurements": [{measurement}]}}"#);
+        validate(&parse(body.as_bytes())?, &known(), 7)
+    }
+
+    #[test]
+    fn full_measurement_converts() {
+        let got = one(
+            r#"{"cdn": "akamai", "region": "KR", "window_secs": 10, "requests": 100, "errors": 3,
+               "ttfb_ms": {"p50": 85, "p90": 240}, "throughput_mbps": 18.5, "cache_hits": 95,
+               "delivered_gbps": 42.0}"#,
+        )
+        .expect("valid");
+        assert_eq!(got.len(), 1);
+        let o = &got[0];
+        assert_eq!((o.cdn.as_str(), &o.region, o.vantage.as_str(), o.at), ("akamai", &RegionKey::Country(*b"KR"), "rum:rum", 7));
+        assert_eq!((o.requests, o.errors, o.cache_hits), (100, 3, Some(95)));
+        assert_eq!((o.ttfb_ms, o.throughput_mbps, o.delivered_gbps), (Some(85.0), Some(18.5), Some(42.0)));
+    }
+
+    #[test]
+    fn fields_are_named() {
+        let field = |m: &str| one(m).expect_err("invalid").field;
+        let base = r#""cdn": "akamai", "region": "default""#;
+        assert_eq!(field(&format!(r#"{{{base}, "requests": 0, "errors": 0}}"#)).as_deref(), Some("measurements[0].requests"));
+        assert_eq!(field(&format!(r#"{{{base}, "requests": 1, "errors": 2}}"#)).as_deref(), Some("measurements[0].errors"));
+        assert_eq!(
+            field(&format!(r#"{{{base}, "requests": 1, "errors": 0, "cache_hits": 2}}"#)).as_deref(),
+            Some("measurements[0].cache_hits")
+        );
+        assert_eq!(
+            field(&format!(r#"{{{base}, "requests": 1, "errors": 0, "ttfb_ms": {{"p50": 9, "p90": 1}}}}"#)).as_deref(),
+            Some("measurements[0].ttfb_ms.p90")
+        );
+        assert_eq!(
+            field(&format!(r#"{{{base}, "requests": 1, "errors": 0, "throughput_mbps": -1}}"#)).as_deref(),
+            Some("measurements[0].throughput_mbps")
+        );
+        assert_eq!(
+            field(r#"{"cdn": "akamai", "region": "mars", "requests": 1, "errors": 0}"#).as_deref(),
+            Some("measurements[0].region")
+        );
+        assert_eq!(
+            field(&format!(r#"{{{base}, "requests": 1, "errors": 0, "colour": 1}}"#)).as_deref(),
+            Some("measurements[0].colour")
+        );
+        assert_eq!(field(&format!(r#"{{{base}, "requests": -1, "errors": 0}}"#)).as_deref(), Some("measurements[0].requests"));
+    }
+
+    #[test]
+    fn malformed_json_has_a_position() {
+        let e = parse(b"{\"source\": \"x\",\n  \"measurements\": [}").expect_err("malformed");
+        assert!(e.message.starts_with("malformed JSON at line 2 column"), "{e}");
+        let e = parse(br#"{"source": "x", "measurements": []} trailing"#).expect_err("trailing");
+        assert!(e.message.starts_with("malformed JSON at line 1 column"), "{e}");
+    }
+}
