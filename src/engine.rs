@@ -262,7 +262,7 @@ impl Engine {
                                     .candidates
                                     .iter()
                                     .zip(&e.state.cdns)
-                                    .map(|(c, s)| Share { cdn: c.cdn, weight: if s.status.usable() { s.share } else { 0.0 }, salt: salt(c.cdn) })
+                                    .map(|(c, s)| Share { cdn: c.cdn, weight: s.share, salt: salt(c.cdn) })
                                     .collect(),
                                 ttl: if e.state.fail_open {
                                     p.fail_open_ttl.min(name.ttl)

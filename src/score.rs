@@ -2,9 +2,12 @@
 //! smooths it over time. `now` is passed in.
 //!
 //! Each signal is normalised to 0..1 between its "bad" and "good" bounds (linear, clamped),
-//! the normalised values are averaged with the configured weights (signals with no data are
-//! left out and the remaining weights renormalised), and the result is scaled to 0..100. The
-//! reasons say how many points each signal cost, so explain, logs and reports can say why.
+//! and the normalised values are combined as a weighted geometric mean (signals with no data
+//! are left out and the remaining weights renormalised), scaled to 0..100. Geometric, not
+//! arithmetic: a CDN failing every request must not score 70 because its latency is fine. A
+//! signal at or past its bad bound counts as `FLOOR`, so its weight alone decides how far it
+//! pulls the score down (weight 0.3 at bad: at most 25; weight 0.1: at most 63). The reasons
+//! say how many points each signal cost, so explain, logs and reports can say why.
 
 use serde::Serialize;
 
@@ -77,6 +80,10 @@ impl Score {
     }
 }
 
+/// What a signal at or past its bad bound counts as in the geometric mean (0 would let any
+/// zero-weight-ish signal veto everything).
+pub const FLOOR: f64 = 0.01;
+
 /// Linear position of `value` between `bad` (0) and `good` (1), clamped; works for both
 /// directions (good < bad for latency and errors, good > bad for throughput and hits).
 pub fn normalise(value: f64, b: Bounds) -> f64 {
@@ -104,15 +111,17 @@ pub fn score(values: &SignalValues, policy: &HealthPolicy) -> Option<Score> {
     if total <= 0.0 {
         return None;
     }
-    let mut value = 0.0;
+    let mut product = 1.0;
     let mut reasons = Vec::with_capacity(4);
     for (kind, v, bounds, weight) in parts {
         let Some(v) = v else { continue };
         let n = normalise(v, bounds);
-        let share = weight / total;
-        value += share * n * 100.0;
-        reasons.push(Reason { signal: kind, value: v, normalised: n, cost: share * (1.0 - n) * 100.0 });
+        let factor = n.max(FLOOR).powf(weight / total);
+        product *= factor;
+        // Points this signal costs on its own (the factors multiply, so costs overlap a little).
+        reasons.push(Reason { signal: kind, value: v, normalised: n, cost: (1.0 - factor) * 100.0 });
     }
+    let value = product * 100.0;
     reasons.sort_by(|a, b| b.cost.total_cmp(&a.cost));
     Some(Score { value: value.clamp(0.0, 100.0), reasons })
 }
@@ -146,10 +155,12 @@ impl Smoothed {
         Smoothed { value, at }
     }
 
-    /// Fold in `instant` observed at `now`.
+    /// Fold in `instant` observed at `now`. Falls use a quarter of the half-life: quick to
+    /// distrust, slow to trust (the share engine adds the hold time on the way up).
     pub fn update(&mut self, instant: f64, now: Millis, half_life_ms: f64) {
         let dt = now.saturating_sub(self.at) as f64;
-        let keep = if half_life_ms <= 0.0 { 0.0 } else { (-dt / half_life_ms).exp2() };
+        let half_life = if instant < self.value { half_life_ms / 4.0 } else { half_life_ms };
+        let keep = if half_life <= 0.0 { 0.0 } else { (-dt / half_life).exp2() };
         self.value = self.value * keep + instant * (1.0 - keep);
         self.at = self.at.max(now);
     }
@@ -168,17 +179,24 @@ mod tests {
         let good = SignalValues { ttfb_ms: Some(50.0), throughput_mbps: Some(100.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.0) };
         assert_eq!(score(&good, &policy()).map(|s| s.value), Some(100.0));
         let bad = SignalValues { ttfb_ms: Some(5000.0), throughput_mbps: Some(0.0), cache_hit_ratio: Some(0.1), error_rate: Some(1.0) };
-        assert_eq!(score(&bad, &policy()).map(|s| s.value), Some(0.0));
+        // Everything at bad: the floor, 100 * 0.01.
+        assert!(score(&bad, &policy()).is_some_and(|s| (s.value - 1.0).abs() < 1e-9));
         assert!(score(&SignalValues::default(), &policy()).is_none());
     }
 
     #[test]
-    fn reasons_name_the_culprit() {
+    fn reasons_name_the_culprit_and_failing_requests_are_fatal() {
         let v = SignalValues { ttfb_ms: Some(100.0), throughput_mbps: Some(50.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.2) };
         let s = score(&v, &policy()).unwrap();
         assert_eq!(s.reasons[0].signal, SignalKind::Errors);
-        assert!((s.value - 70.0).abs() < 1e-9, "{}", s.value);
-        assert!(s.summary().contains("errors -30"), "{}", s.summary());
+        // 0.01^0.3 = 0.251: an error rate past the bad bound caps the score near 25.
+        assert!((s.value - 25.12).abs() < 0.01, "{}", s.value);
+        assert!(s.value < policy().down);
+        assert!(s.summary().contains("errors -75"), "{}", s.summary());
+        // Halfway on one signal costs far less.
+        let v = SignalValues { ttfb_ms: Some(600.0), throughput_mbps: Some(50.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.0) };
+        let s = score(&v, &policy()).unwrap();
+        assert!((s.value - 100.0 * 0.5f64.powf(0.3)).abs() < 1e-6, "{}", s.value);
     }
 
     #[test]
@@ -197,11 +215,14 @@ mod tests {
     }
 
     #[test]
-    fn smoothing_halves_per_half_life() {
-        let mut s = Smoothed::new(100.0, 0);
-        s.update(0.0, 3000, 3000.0);
-        assert!((s.value - 50.0).abs() < 1e-9);
-        s.update(0.0, 3000, 3000.0);
+    fn smoothing_is_slow_up_and_quick_down() {
+        let mut s = Smoothed::new(0.0, 0);
+        s.update(100.0, 3000, 3000.0);
+        assert!((s.value - 50.0).abs() < 1e-9, "one half-life up: halfway");
+        s.update(100.0, 3000, 3000.0);
         assert!((s.value - 50.0).abs() < 1e-9, "no time passed, no change");
+        let mut s = Smoothed::new(100.0, 0);
+        s.update(0.0, 750, 3000.0);
+        assert!((s.value - 50.0).abs() < 1e-9, "a quarter half-life down: halfway");
     }
 }

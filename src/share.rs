@@ -129,6 +129,17 @@ const DUST: f64 = 1e-9;
 /// Share moves smaller than this (half a percent) are not worth a new snapshot.
 pub const DEADBAND: f64 = 0.005;
 
+/// How much of its configured weight a usable CDN gets: all of it at or above `up` (meeting
+/// the SLA; score noise among healthy CDNs must not churn viewers), scaling down linearly
+/// towards `down` (degraded), never quite zero while usable. Incumbents get a bonus so a
+/// CDN already carrying traffic keeps it through small dips.
+pub fn health_factor(score: Option<f64>, incumbent: bool, p: &HealthPolicy) -> f64 {
+    let Some(score) = score else { return 1.0 };
+    let score = score + if incumbent { p.incumbent_bonus } else { 0.0 };
+    let span = (p.up - p.down).max(1.0);
+    ((score - p.down) / span).clamp(0.05, 1.0)
+}
+
 fn next_status(status: Status, score: Option<f64>, has_data: bool, now: Millis, p: &HealthPolicy) -> Status {
     match (status, score) {
         (Status::Cold, None) if !has_data => Status::Cold,
@@ -212,11 +223,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         .zip(inputs)
         .map(|(c, input)| match c.status {
             Status::Cold => input.weight,
-            Status::Up => {
-                let bonus = if c.share > DUST { p.incumbent_bonus } else { 0.0 };
-                let s = input.score.unwrap_or(100.0);
-                input.weight * ((s + bonus) / 100.0).max(0.01)
-            }
+            Status::Up => input.weight * health_factor(input.score, c.share > DUST, p),
             Status::Down { .. } | Status::Recovering { .. } => 0.0,
         })
         .collect();

@@ -327,7 +327,7 @@ impl Default for HealthPolicy {
             down: 40.0,
             up: 70.0,
             up_hold_ms: 30_000,
-            max_change_per_tick: 0.10,
+            max_change_per_tick: 0.20,
             min_dwell_ms: 10_000,
             incumbent_bonus: 5.0,
             min_warm_share: 0.02,

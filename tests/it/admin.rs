@@ -86,7 +86,7 @@ impl Admin {
 }
 
 /// How to send a request body.
-enum Body {
+pub(crate) enum Body {
     /// With `Content-Length`.
     Fixed(Vec<u8>),
     /// `Transfer-Encoding: chunked`, in chunks of 64 KiB.
@@ -95,8 +95,8 @@ enum Body {
 
 /// An HTTP response.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -125,7 +125,7 @@ impl Reply {
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`). The body is written
 /// while the response is read, so a server that answers early (413) is seen answering.
-async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Body) -> Reply {
+pub(crate) async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Body) -> Reply {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut rd, mut wr) = stream.into_split();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: admin.test\r\nConnection: close\r\n");

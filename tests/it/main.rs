@@ -15,3 +15,4 @@ mod request_handler;
 mod standin;
 mod probe;
 mod admin;
+mod steering;
