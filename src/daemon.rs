@@ -93,7 +93,9 @@ impl Running {
 
     /// What the engine knows about one region of a steered name (for tests and explain).
     pub fn engine_view(&self, name: &str, region: &crate::zone::model::RegionKey) -> Option<Vec<crate::engine::CandidateView>> {
-        self.shared.engine.lock().unwrap_or_else(|p| p.into_inner()).view(name, region)
+        let snapshot = self.reader.load_full();
+        let zone = snapshot.zones.zones.iter().find(|z| z.steered.iter().any(|s| s.name.as_str() == name))?;
+        self.shared.engine.lock().unwrap_or_else(|p| p.into_inner()).view(name, region, &zone.health)
     }
 
     /// Stop serving and wait for the listeners and background tasks to finish.

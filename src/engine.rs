@@ -6,7 +6,8 @@
 //! State is keyed by (steered name, region key) and survives zone reloads; a region whose
 //! candidate list changed starts again from its configured weights.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 
 use serde::Serialize;
 
@@ -16,7 +17,7 @@ use crate::geo;
 use crate::score::{self, Score, Smoothed};
 use crate::select;
 use crate::share::{self, CandidateInput, RegionState, Status};
-use crate::signal::{Millis, Observation, SignalStore};
+use crate::signal::{Millis, Observation, SignalStore, SignalValues};
 use crate::zone::health::HealthPolicy;
 use crate::zone::model::{Region, RegionKey, SteeredName, ZoneSet};
 
@@ -44,9 +45,24 @@ struct RegionEngine {
     weights: Vec<f64>,
     state: RegionState,
     smoothed: Vec<Option<Smoothed>>,
-    last: Vec<Option<Score>>,
+    /// Signal values behind the latest instantaneous score (reasons are computed on demand).
+    last: Vec<Option<SignalValues>>,
     signal_region: Vec<Option<RegionKey>>,
     unsettled: bool,
+    /// The last tick converged with these share-engine inputs; identical inputs can skip it.
+    quiet_on: Option<InputKey>,
+}
+
+/// What the share engine's outcome depends on, quantised (scores to 0.1 point).
+type InputKey = SmallVec<[(i64, bool, Option<u64>); 8]>;
+
+fn input_key(inputs: &[CandidateInput], demand: Option<f64>) -> InputKey {
+    let mut key: InputKey = inputs
+        .iter()
+        .map(|i| (i.score.map_or(i64::MIN, |s| (s * 10.0).round() as i64), i.has_data, i.capacity_gbps.map(f64::to_bits)))
+        .collect();
+    key.push((0, false, demand.map(f64::to_bits)));
+    key
 }
 
 /// Result of one engine tick.
@@ -63,22 +79,28 @@ pub struct TickReport {
 pub struct Engine {
     signals: SignalStore,
     /// steered name -> region -> state.
-    regions: HashMap<String, HashMap<RegionKey, RegionEngine>>,
+    regions: FxHashMap<String, FxHashMap<RegionKey, RegionEngine>>,
 }
 
-/// Regions whose signals may stand in for `key`, most specific first.
-fn signal_chain(key: &RegionKey) -> Vec<RegionKey> {
-    let mut chain = vec![key.clone()];
-    if let RegionKey::Country(c) = key {
-        if let Some(continent) = geo::continent_of(*c) {
-            chain.push(RegionKey::Continent(continent));
-        }
-    }
-    if *key != RegionKey::Default {
-        chain.push(RegionKey::Default);
-    }
-    chain
+/// Regions whose signals may stand in for `key`, most specific first: the region itself, its
+/// continent (for a country), then `default`.
+fn signal_chain(key: &RegionKey) -> [Option<RegionKey>; 3] {
+    let continent = match key {
+        RegionKey::Country(c) => geo::continent_of(*c).map(RegionKey::Continent),
+        _ => None,
+    };
+    let default = (*key != RegionKey::Default).then_some(RegionKey::Default);
+    [Some(key.clone()), continent, default]
 }
+
+/// What `Engine::instant` finds for one (CDN, region).
+type Instant = (Option<(f64, SignalValues)>, Option<RegionKey>, bool);
+
+/// Per-tick memo of `Engine::instant`, keyed by borrowed (CDN, region): no allocation.
+type InstantCache<'z> = FxHashMap<(&'z str, &'z RegionKey), Instant>;
+
+/// Most vantage points considered per (CDN, region) in one tick.
+const MAX_VANTAGES: usize = 8;
 
 /// Capacity of `cdn` available to `region` at the target utilisation.
 fn capacity(policy: &HealthPolicy, cdn: &str, region: &RegionKey) -> Option<f64> {
@@ -107,20 +129,36 @@ impl Engine {
         &self.signals
     }
 
-    /// Score one candidate: the quorum-combined instantaneous score from the most specific
-    /// region that has fresh vantages, and whether any data was ever seen.
-    fn instant(&self, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> (Option<Score>, Option<RegionKey>, bool) {
+    /// Score one candidate: the quorum-combined instantaneous score (value and the signal
+    /// values behind it) from the most specific region that has fresh vantages, and whether
+    /// any data was ever seen. Allocation-free: this runs for every candidate every tick.
+    fn instant(&self, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> Instant {
         let mut ever = false;
-        for k in signal_chain(key) {
+        for k in signal_chain(key).into_iter().flatten() {
             if !self.signals.ever(cdn, &k) {
                 continue;
             }
             ever = true;
-            let scores: Vec<Score> =
-                self.signals.fresh(cdn, &k, now, p.staleness_ms).filter_map(|(_, v)| score::score(&v.values(), p)).collect();
-            if !scores.is_empty() {
-                return (score::with_quorum(scores, p.quorum), Some(k), true);
+            let mut found = [(0.0f64, SignalValues::default()); MAX_VANTAGES];
+            let mut n = 0;
+            for (_, v) in self.signals.fresh(cdn, &k, now, p.staleness_ms) {
+                let values = v.values();
+                if let (Some(value), Some(slot)) = (score::value(&values, p), found.get_mut(n)) {
+                    *slot = (value, values);
+                    n += 1;
+                }
             }
+            if n == 0 {
+                continue;
+            }
+            // Quorum: the quorum-th lowest vantage speaks; too few vantages decide nothing.
+            let quorum = p.quorum.max(1);
+            if n < quorum {
+                return (None, Some(k), true);
+            }
+            let found = &mut found[..n];
+            found.sort_by(|a, b| a.0.total_cmp(&b.0));
+            return (Some(found[quorum - 1]), Some(k), true);
         }
         (None, None, ever)
     }
@@ -132,9 +170,11 @@ impl Engine {
         let mut report = TickReport::default();
         for zone in &zones.zones {
             let p = &zone.health;
+            // Steered names of a zone share CDNs and regions: score each (CDN, region) once.
+            let mut cache = InstantCache::default();
             for name in &zone.steered {
                 for region in &name.regions {
-                    let (changed, event) = self.tick_region(name, region, now, p);
+                    let (changed, event) = self.tick_region(name, region, now, p, &mut cache);
                     report.changed |= changed;
                     report.events.extend(event);
                 }
@@ -143,12 +183,20 @@ impl Engine {
         report
     }
 
-    fn tick_region(&mut self, name: &SteeredName, region: &Region, now: Millis, p: &HealthPolicy) -> (bool, Option<DecisionEvent>) {
-        let cdns: Vec<String> = region.candidates.iter().map(|c| name.cdns[c.cdn].name.clone()).collect();
-        let mut inputs = Vec::with_capacity(cdns.len());
-        let mut instants = Vec::with_capacity(cdns.len());
-        for (c, cdn) in region.candidates.iter().zip(&cdns) {
-            let (instant, from, ever) = self.instant(cdn, &region.key, now, p);
+    fn tick_region<'z>(&mut self, name: &'z SteeredName, region: &'z Region, now: Millis, p: &HealthPolicy, cache: &mut InstantCache<'z>) -> (bool, Option<DecisionEvent>) {
+        let cdn_name = |c: &crate::zone::model::Candidate| -> &'z str { name.cdns[c.cdn].name.as_str() };
+        let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
+        let mut instants: SmallVec<[_; 8]> = SmallVec::with_capacity(region.candidates.len());
+        for c in &region.candidates {
+            let cdn = cdn_name(c);
+            let (instant, from, ever) = match cache.get(&(cdn, &region.key)) {
+                Some(hit) => hit.clone(),
+                None => {
+                    let fresh = self.instant(cdn, &region.key, now, p);
+                    cache.insert((cdn, &region.key), fresh.clone());
+                    fresh
+                }
+            };
             inputs.push(CandidateInput { weight: c.weight, score: None, has_data: ever, capacity_gbps: capacity(p, cdn, &region.key) });
             instants.push((instant, from));
         }
@@ -157,22 +205,37 @@ impl Engine {
             .demand(&region.key, now, p.staleness_ms)
             .or_else(|| p.demand.iter().find(|(r, _)| *r == region.key).map(|(_, g)| *g));
 
-        let per_name = self.regions.entry(name.name.as_str().to_string()).or_default();
-        let weights: Vec<f64> = region.candidates.iter().map(|c| c.weight).collect();
-        let fresh = || RegionEngine {
-            cdns: cdns.clone(),
-            weights: weights.clone(),
-            state: RegionState::new(&weights),
-            smoothed: vec![None; cdns.len()],
-            last: vec![None; cdns.len()],
-            signal_region: vec![None; cdns.len()],
-            unsettled: false,
+        let fresh = || {
+            let weights: Vec<f64> = region.candidates.iter().map(|c| c.weight).collect();
+            let n = weights.len();
+            RegionEngine {
+                cdns: region.candidates.iter().map(|c| cdn_name(c).to_string()).collect(),
+                state: RegionState::new(&weights),
+                weights,
+                smoothed: vec![None; n],
+                last: vec![None; n],
+                signal_region: vec![None; n],
+                unsettled: false,
+                quiet_on: None,
+            }
         };
-        let entry = per_name.entry(region.key.clone()).or_insert_with(fresh);
+        // Look up before inserting: the keys are only cloned the first time.
+        if !self.regions.contains_key(name.name.as_str()) {
+            self.regions.insert(name.name.as_str().to_string(), FxHashMap::default());
+        }
+        let Some(per_name) = self.regions.get_mut(name.name.as_str()) else { return (false, None) };
+        if !per_name.contains_key(&region.key) {
+            per_name.insert(region.key.clone(), fresh());
+        }
+        let Some(entry) = per_name.get_mut(&region.key) else { return (false, None) };
         // A zone edit that changed the candidates or their weights restarts the region's
         // shares from the new weights, keeping what is known about each CDN's health.
-        if entry.cdns != cdns || entry.weights != weights {
+        let same = entry.cdns.len() == region.candidates.len()
+            && entry.cdns.iter().zip(&region.candidates).all(|(n, c)| n == cdn_name(c))
+            && entry.weights.iter().zip(&region.candidates).all(|(w, c)| *w == c.weight);
+        if !same {
             let old = std::mem::replace(entry, fresh());
+            let cdns = entry.cdns.clone();
             for (i, cdn) in cdns.iter().enumerate() {
                 if let Some(j) = old.cdns.iter().position(|c| c == cdn) {
                     entry.smoothed[i] = old.smoothed[j];
@@ -182,21 +245,27 @@ impl Engine {
             }
         }
         for (i, (instant, from)) in instants.into_iter().enumerate() {
-            if let Some(s) = &instant {
+            if let Some((value, _)) = instant {
                 match &mut entry.smoothed[i] {
-                    Some(sm) => sm.update(s.value, now, p.half_life_ms),
-                    slot @ None => *slot = Some(Smoothed::new(s.value, now)),
+                    Some(sm) => sm.update(value, now, p.half_life_ms),
+                    slot @ None => *slot = Some(Smoothed::new(value, now)),
                 }
                 inputs[i].score = entry.smoothed[i].map(|s| s.value);
             }
-            entry.last[i] = instant;
+            entry.last[i] = instant.map(|(_, values)| values);
             entry.signal_region[i] = from;
         }
-        let old_shares = entry.state.shares();
+        // Converged last tick and nothing the share engine looks at has changed: nothing to do.
+        let key = input_key(&inputs, demand);
+        if entry.quiet_on.as_ref() == Some(&key) {
+            return (false, None);
+        }
+        let old_shares: SmallVec<[f64; 8]> = entry.state.cdns.iter().map(|c| c.share).collect();
         let was_fail_open = entry.state.fail_open;
         let was_unsettled = entry.unsettled;
         let out = share::tick(&mut entry.state, &inputs, demand, now, p);
         entry.unsettled = out.unsettled;
+        entry.quiet_on = (out.converged && !out.moved && out.transitions.is_empty()).then_some(key);
 
         let fail_open_changed = was_fail_open != entry.state.fail_open;
         let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || was_unsettled != entry.unsettled;
@@ -207,8 +276,8 @@ impl Engine {
             .transitions
             .iter()
             .map(|(i, old, new)| {
-                let why = entry.last[*i].as_ref().map_or_else(|| "no fresh signal".to_string(), Score::summary);
-                format!("{} {} -> {} ({why})", cdns[*i], status_name(*old), status_name(*new))
+                let why = entry.last[*i].and_then(|v| score::score(&v, p)).map_or_else(|| "no fresh signal".to_string(), |s| s.summary());
+                format!("{} {} -> {} ({why})", entry.cdns[*i], status_name(*old), status_name(*new))
             })
             .collect();
         if entry.state.fail_open && !was_fail_open {
@@ -218,7 +287,8 @@ impl Engine {
             reasons.push("candidates usable again".to_string());
         }
         if reasons.is_empty() {
-            let scores: Vec<String> = cdns
+            let scores: Vec<String> = entry
+                .cdns
                 .iter()
                 .zip(&entry.smoothed)
                 .map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{:.0}", s.value))))
@@ -230,8 +300,8 @@ impl Engine {
             generation: 0,
             name: name.name.as_str().to_string(),
             region: region.key.to_string(),
-            old: fmt_shares(&cdns, &old_shares),
-            new: fmt_shares(&cdns, &entry.state.shares()),
+            old: fmt_shares(&entry.cdns, &old_shares),
+            new: fmt_shares(&entry.cdns, &entry.state.shares()),
             reason: reasons.join("; "),
         };
         (true, Some(event))
@@ -304,8 +374,9 @@ impl Engine {
         DecisionTable { names, cells }
     }
 
-    /// What the engine knows about one region of one steered name.
-    pub fn view(&self, name: &str, region: &RegionKey) -> Option<Vec<CandidateView>> {
+    /// What the engine knows about one region of one steered name; `policy` is the health
+    /// policy of the name's zone (for the score reasons).
+    pub fn view(&self, name: &str, region: &RegionKey, policy: &HealthPolicy) -> Option<Vec<CandidateView>> {
         let e = self.regions.get(name)?.get(region)?;
         Some(
             e.cdns
@@ -314,7 +385,7 @@ impl Engine {
                 .map(|(i, cdn)| CandidateView {
                     cdn: cdn.clone(),
                     score: e.smoothed[i].map(|s| s.value),
-                    last: e.last[i].clone(),
+                    last: e.last[i].and_then(|v| score::score(&v, policy)),
                     signal_region: e.signal_region[i].as_ref().map(ToString::to_string),
                     status: e.state.cdns[i].status,
                     share: e.state.cdns[i].share,
@@ -385,7 +456,7 @@ health:
     }
 
     fn share_of(e: &Engine, region: &RegionKey, cdn: &str) -> f64 {
-        e.view("live.example.test.", region).and_then(|v| v.into_iter().find(|c| c.cdn == cdn)).map_or(f64::NAN, |c| c.share)
+        e.view("live.example.test.", region, &HealthPolicy::default()).and_then(|v| v.into_iter().find(|c| c.cdn == cdn)).map_or(f64::NAN, |c| c.share)
     }
 
     #[test]
@@ -464,7 +535,7 @@ health:
         e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
         e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
         e.tick(&zones, 1000);
-        let view = e.view("live.example.test.", &RegionKey::Country(*b"KR")).expect("view");
+        let view = e.view("live.example.test.", &RegionKey::Country(*b"KR"), &HealthPolicy::default()).expect("view");
         assert_eq!(view[0].signal_region.as_deref(), Some("continent:AS"));
         assert!(matches!(view[0].status, Status::Down { .. }));
         assert_eq!(view[0].share, 0.0);

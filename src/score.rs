@@ -97,6 +97,30 @@ pub fn normalise(value: f64, b: Bounds) -> f64 {
     ((value - b.bad) / span).clamp(0.0, 1.0)
 }
 
+/// The score value alone (no reasons, no allocation): what the engine computes per vantage
+/// per tick. Same arithmetic as `score`.
+pub fn value(values: &SignalValues, policy: &HealthPolicy) -> Option<f64> {
+    let w = policy.weights;
+    let sla = policy.sla;
+    let parts = [
+        (values.ttfb_ms, sla.ttfb_ms, w.ttfb),
+        (values.throughput_mbps, sla.throughput_mbps, w.throughput),
+        (values.cache_hit_ratio, sla.cache_hit_ratio, w.cache_hit),
+        (values.error_rate, sla.error_rate, w.errors),
+    ];
+    let total: f64 = parts.iter().filter(|p| p.0.is_some()).map(|p| p.2).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let mut product = 1.0;
+    for (v, bounds, weight) in parts {
+        if let Some(v) = v {
+            product *= normalise(v, bounds).max(FLOOR).powf(weight / total);
+        }
+    }
+    Some(product * 100.0)
+}
+
 /// Score a set of signal values; `None` when no signal has data.
 pub fn score(values: &SignalValues, policy: &HealthPolicy) -> Option<Score> {
     let w = policy.weights;
@@ -197,6 +221,13 @@ mod tests {
         let v = SignalValues { ttfb_ms: Some(600.0), throughput_mbps: Some(50.0), cache_hit_ratio: Some(0.99), error_rate: Some(0.0) };
         let s = score(&v, &policy()).unwrap();
         assert!((s.value - 100.0 * 0.5f64.powf(0.3)).abs() < 1e-6, "{}", s.value);
+    }
+
+    #[test]
+    fn value_matches_score() {
+        let v = SignalValues { ttfb_ms: Some(420.0), throughput_mbps: Some(9.0), cache_hit_ratio: Some(0.8), error_rate: Some(0.01) };
+        let full = score(&v, &policy()).unwrap().value;
+        assert!((value(&v, &policy()).unwrap() - full).abs() < 1e-9);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! CDN when no candidate is usable.
 
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use crate::signal::Millis;
 use crate::zone::health::HealthPolicy;
@@ -112,12 +113,18 @@ pub struct TickOutcome {
     pub unsettled: bool,
     /// Candidates whose status changed: (index, old, new).
     pub transitions: Vec<(usize, Status, Status)>,
+    /// Shares sit at their targets (within the deadband) and no CDN waits out a hold: the
+    /// same inputs next tick would change nothing.
+    pub converged: bool,
 }
 
-fn normalised(w: &[f64]) -> Vec<f64> {
+/// Per-candidate numbers of one region; inline for up to 8 CDNs (no allocation per tick).
+type PerCdn = SmallVec<[f64; 8]>;
+
+fn normalised(w: &[f64]) -> PerCdn {
     let total: f64 = w.iter().filter(|x| x.is_finite() && **x > 0.0).sum();
     if total <= 0.0 {
-        return vec![0.0; w.len()];
+        return w.iter().map(|_| 0.0).collect();
     }
     w.iter().map(|x| if x.is_finite() && *x > 0.0 { x / total } else { 0.0 }).collect()
 }
@@ -175,7 +182,7 @@ pub fn apply_caps(shares: &mut [f64], caps: &[f64]) {
         return;
     }
     // Each receiver gets at most its own headroom, so one pass cannot overshoot a cap.
-    let headroom: Vec<f64> = shares.iter().zip(caps).map(|(s, c)| (c - s).max(0.0)).collect();
+    let headroom: PerCdn = shares.iter().zip(caps).map(|(s, c)| (c - s).max(0.0)).collect();
     let total: f64 = headroom.iter().sum();
     let give = excess.min(total);
     if total > DUST {
@@ -217,7 +224,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
     }
 
     // Targets.
-    let raw: Vec<f64> = state
+    let raw: PerCdn = state
         .cdns
         .iter()
         .zip(inputs)
@@ -235,7 +242,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         }
         state.fail_open = true;
         state.started = true;
-        return TickOutcome { moved, unsettled: true, transitions };
+        return TickOutcome { moved, unsettled: true, transitions, converged: false };
     }
     let mut target = normalised(&raw);
     if usable > 1 && p.min_warm_share > 0.0 {
@@ -259,7 +266,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         }
     }
     // Caps: max share and capacity for the demand; drained CDNs are capped at 0.
-    let caps: Vec<f64> = state
+    let caps: PerCdn = state
         .cdns
         .iter()
         .zip(inputs)
@@ -290,13 +297,13 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
             c.direction = 0;
             c.direction_since = now;
         }
-        return TickOutcome { moved, unsettled: unsettled || moved, transitions };
+        return TickOutcome { moved, unsettled: unsettled || moved, transitions, converged: false };
     }
 
     // Slew and dwell. While a drained CDN still has traffic, dwell is suspended: the others
     // must be free to absorb it, whatever direction they moved last.
     let draining = state.cdns.iter().any(|c| !c.status.usable() && c.share > DUST);
-    let mut delta: Vec<f64> = Vec::with_capacity(target.len());
+    let mut delta: PerCdn = SmallVec::with_capacity(target.len());
     for (c, t) in state.cdns.iter().zip(&target) {
         let mut d = (t - c.share).clamp(-p.max_change_per_tick, p.max_change_per_tick);
         if d.abs() <= DUST {
@@ -350,7 +357,9 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
             c.share /= total;
         }
     }
-    TickOutcome { moved, unsettled: unsettled || moved, transitions }
+    let converged = !state.cdns.iter().any(|c| matches!(c.status, Status::Recovering { .. }))
+        && state.cdns.iter().zip(&target).all(|(c, t)| (c.share - t).abs() < DEADBAND);
+    TickOutcome { moved, unsettled: unsettled || moved, transitions, converged }
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 //! error rate, with sample counts and the time of the last sample. A vantage whose last sample
 //! is older than the staleness window is ignored: stale is unknown, never healthy.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::zone::model::RegionKey;
 

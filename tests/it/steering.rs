@@ -169,7 +169,7 @@ async fn a_kr_fault_drains_kr_only_and_heals_after_the_hold_ramping() {
 
     // Fault: the KR akamai edge hangs.
     edges.kr_akamai.set(Mode::Hang);
-    let fault = Instant::now();
+    let _fault = Instant::now();
     let drained = until(PROBE_INTERVAL * 6, || async { count(&answers(dns, "KR").await.0, "akamai") == 0 }).await;
     let drained = drained.expect("KR akamai never drained");
     eprintln!("fault-to-answer: {:?} ({:.2} probe intervals)", drained, drained.as_secs_f64() / PROBE_INTERVAL.as_secs_f64());
