@@ -11,44 +11,56 @@
 //!                    decide::DecisionTable   (shares per steered name x region)
 //!                 --> one ArcSwap::store
 //!
-//! packet --dns::listener--> dns::Handler::handle_packet: snapshot = load() (no lock, no clock)
-//!        --> EDNS/ECS rules --> dns::answer::answer(snapshot, qname, qtype, client)
+//! probe (HTTP per CDN x vantage) --+
+//! admin /api/v1/telemetry (RUM) ----+--> signal::Observation --> engine (every tick, now injected):
+//!                                        signal (per CDN x region x vantage, staleness)
+//!                                        -> score (SLA bounds, weights, quorum, EWMA, reasons)
+//!                                        -> share (hysteresis, dwell, slew, caps, fail-open)
+//!                                        -> DecisionTable + events --> Publisher (same swap)
+//!
+//! packet --dns::listener--> dns::Handler::handle_into: snapshot = load() (no lock, no clock)
+//!        --> dns::wire::parse --> handler::decide (EDNS/ECS rules)
+//!        --> dns::answer::answer(snapshot, qname, qtype, client)
 //!            steered name: geo::locate -> decide::NameDecisions::steer (region, rendezvous pick
-//!            over the client cell, ECS scope) -> CNAME
-//!        --> encode within the UDP size limit (TC=1 beyond it)
+//!            over the client cell, ECS scope, dynamic TTL) -> CNAME
+//!        --> dns::wire::write_reply within the UDP size limit (TC=1 beyond it)
 //! ```
 //!
 //! # Modules
 //!
 //! - [`cli`], [`daemon`], [`config`]: the binary's commands, the serve loop, daemon settings.
 //! - [`diag`]: located, named diagnostics for everything an operator edits.
-//! - [`zone`]: zone schema (`spec`), semantic checks (`check`), validated model (`model`).
+//! - [`zone`]: zone schema (`spec`), semantic checks (`check`), validated model (`model`),
+//!   the `health:` block (`health`).
 //! - [`geo`]: the only maxminddb user; address -> country/continent + matched prefix.
 //! - [`select`]: pure weighted rendezvous hashing over client cells.
 //! - [`decide`]: pure (zones, shares) -> decision table; region index and ECS scope rule.
 //! - [`snapshot`], [`publish`]: the immutable served state and its single writer.
-//! - [`dns`]: the only hickory user: record table, pure answer, handler, listeners.
-//! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
+//! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
+//!   listeners.
+//! - [`signal`], [`score`], [`share`], [`engine`]: pure health pipeline, time passed in.
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
 //! - [`admin`]: the admin HTTP API (health, status, decisions, telemetry intake).
+//! - [`events`]: the bounded log of decision events; [`clock`]: the daemon's only clock.
+//! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
 
+pub mod admin;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod decide;
 pub mod diag;
 pub mod dns;
+pub mod engine;
+pub mod events;
 pub mod fuzz;
 pub mod geo;
+pub mod probe;
 pub mod publish;
+pub mod score;
 pub mod select;
+pub mod share;
+pub mod signal;
 pub mod snapshot;
 pub mod zone;
-pub mod signal;
-pub mod clock;
-pub mod events;
-pub mod score;
-pub mod share;
-pub mod admin;
-pub mod engine;
-pub mod probe;

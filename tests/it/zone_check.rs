@@ -594,6 +594,12 @@ fn expected_code(path: &[String]) -> Code {
         ["steered", _, "regions", "networks" | "countries" | "continents", _] | ["steered", _, "regions", "default"] => {
             Code::UnknownCdn
         }
+        ["health"] | ["health", "sla" | "weights" | "thresholds" | "shares"] | ["health", "sla", _] | ["health", "capacity", _] => {
+            Code::UnknownKey
+        }
+        ["health", "capacity"] => Code::WrongType,
+        // A region-keyed map: `bogus_key` is not a region.
+        ["health", "capacity", _, "regions"] | ["health", "demand_gbps"] => Code::UnknownRegion,
         other => panic!("no expectation for an unknown key in the mapping at {other:?}"),
     }
 }
