@@ -83,7 +83,15 @@ impl Running {
     /// Reload zones and GeoIP from the configured paths; the old generation keeps serving if
     /// anything is wrong. Returns the new generation.
     pub async fn reload(&self) -> Result<u64, StartError> {
-        reload(&self.shared).await
+        let result = reload(&self.shared).await;
+        match &result {
+            Ok(generation) => {
+                metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
+                metrics::gauge!(crate::metrics::GENERATION).set(*generation as f64);
+            }
+            Err(_) => metrics::counter!(crate::metrics::RELOADS, "result" => "failed").increment(1),
+        }
+        result
     }
 
     /// Feed an observation to the engine as probes and telemetry do.
@@ -186,9 +194,12 @@ async fn engine_task(shared: Arc<Shared>, mut rx: mpsc::Receiver<Observation>) {
             let engine = shared.engine.lock().unwrap_or_else(|p| p.into_inner());
             publisher.publish_decisions(|z, cells| engine.decisions(z, cells))
         };
+        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
         for mut event in report.events {
             event.generation = generation;
+            metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
             if event.reason.contains("failing open") {
+                metrics::counter!(crate::metrics::FAIL_OPEN, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
                 tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
             } else {
                 tracing::info!(name = %event.name, region = %event.region, generation, old = ?event.old, new = ?event.new, reason = %event.reason, "shares changed");
@@ -200,6 +211,7 @@ async fn engine_task(shared: Arc<Shared>, mut rx: mpsc::Receiver<Observation>) {
 
 /// Load, bind and start serving; returns once the listeners run.
 pub async fn start(config: Config) -> Result<Running, StartError> {
+    crate::metrics::init();
     let zones = load_zones(&config).await?;
     let geo_seen = Mutex::new(file_identity(&config.geoip));
     let geo = load_geo(&config).await?;
@@ -254,6 +266,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             }
         });
     }
+    metrics::gauge!(crate::metrics::GENERATION).set(1.0);
     ready.store(true, Ordering::Relaxed);
     tracing::info!(?udp, ?tcp, ?admin, generation = 1, "serving");
     Ok(Running { udp, tcp, admin, reader, events, stop, tasks, shared })

@@ -42,6 +42,7 @@
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
 //! - [`admin`]: the admin HTTP API (health, status, decisions, telemetry intake).
 //! - [`events`]: the bounded log of decision events; [`clock`]: the daemon's only clock.
+//! - [`metrics`]: the Prometheus series and their HELP texts.
 //! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
 
 pub mod admin;
@@ -56,6 +57,7 @@ pub mod engine;
 pub mod events;
 pub mod fuzz;
 pub mod geo;
+pub mod metrics;
 pub mod probe;
 pub mod publish;
 pub mod score;

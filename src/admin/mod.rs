@@ -6,6 +6,7 @@
 //! | GET | `/ready` | 200 `ready` once the daemon says so, else 503 `not ready` |
 //! | GET | `/api/v1/status` | generation, zones, steered names, GeoIP database (JSON) |
 //! | GET | `/api/v1/decisions?limit=N` | the newest N decision events, oldest first (default 100, at most 1000) |
+//! | GET | `/metrics` | Prometheus text format |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
 //!
 //! # Errors
@@ -95,6 +96,7 @@ pub enum AdminError {
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/live", get(live))
+        .route("/metrics", get(prometheus))
         .route("/ready", get(ready))
         .route("/api/v1/status", get(status))
         .route("/api/v1/decisions", get(decisions))
@@ -130,6 +132,11 @@ fn error(status: StatusCode, message: impl Into<String>, field: Option<String>) 
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
+}
+
+/// `GET /metrics`: every series in the Prometheus text format (HELP on each).
+async fn prometheus() -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()).into_response()
 }
 
 async fn live() -> &'static str {
@@ -311,10 +318,12 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
         Ok(o) => o,
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
+            metrics::counter!(crate::metrics::TELEMETRY, "result" => "rejected").increment(batch.measurements.len() as u64);
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
     let accepted = observations.len();
+    metrics::counter!(crate::metrics::TELEMETRY, "result" => "accepted").increment(accepted as u64);
     for o in observations {
         if state.telemetry.send(o).await.is_err() {
             tracing::warn!(source = %batch.source, "telemetry arrived but the health engine is not running");

@@ -235,6 +235,15 @@ async fn all_candidates_down_fails_open_to_the_last_resort_never_servfail() {
     let (jp, _) = answers(dns, "JP").await;
     assert!(count(&jp, "fastly") > 0, "JP still splits: {jp:?}");
     assert!(s.events.recent(1000).iter().any(|e| e.region == "country:KR" && e.reason.contains("failing open to akamai")));
+    // The fail-open is counted in /metrics, with HELP.
+    let m = request(s.admin.expect("admin"), "GET", "/metrics", &[], Body::Fixed(Vec::new())).await;
+    assert_eq!(m.status, 200);
+    let text = String::from_utf8_lossy(&m.body).into_owned();
+    assert!(text.contains("# HELP cdnsteer_fail_open_total"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("cdnsteer_fail_open_total") && l.contains("country:KR")).unwrap_or_else(|| panic!("{text}"));
+    let value: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).expect("value");
+    assert!(value >= 1.0, "{line}");
+    assert!(text.contains("cdnsteer_snapshot_generation"), "{text}");
     drop(edges.def_fastly);
     s.shutdown().await;
 }
