@@ -44,7 +44,8 @@ struct RegionEngine {
     /// Configured weights the state was built for.
     weights: Vec<f64>,
     state: RegionState,
-    smoothed: Vec<Option<Smoothed>>,
+    /// Smoothed score per candidate as of the last tick.
+    scores: Vec<Option<f64>>,
     /// Signal values behind the latest instantaneous score (reasons are computed on demand).
     last: Vec<Option<SignalValues>>,
     signal_region: Vec<Option<RegionKey>>,
@@ -80,6 +81,9 @@ pub struct Engine {
     signals: SignalStore,
     /// steered name -> region -> state.
     regions: FxHashMap<String, FxHashMap<RegionKey, RegionEngine>>,
+    /// zone apex -> region -> CDN -> smoothed score. Per (CDN, region), not per steered name:
+    /// every name of a zone sees the same CDN in the same region the same way.
+    smoothed: FxHashMap<String, ZoneSmoothed>,
 }
 
 /// Regions whose signals may stand in for `key`, most specific first: the region itself, its
@@ -96,8 +100,20 @@ fn signal_chain(key: &RegionKey) -> [Option<RegionKey>; 3] {
 /// What `Engine::instant` finds for one (CDN, region).
 type Instant = (Option<(f64, SignalValues)>, Option<RegionKey>, bool);
 
-/// Per-tick memo of `Engine::instant`, keyed by borrowed (CDN, region): no allocation.
-type InstantCache<'z> = FxHashMap<(&'z str, &'z RegionKey), Instant>;
+/// One (CDN, region) scored for this tick: the instant finding plus the smoothed score.
+#[derive(Debug, Clone)]
+struct Scored {
+    instant: Option<(f64, SignalValues)>,
+    from: Option<RegionKey>,
+    ever: bool,
+    score: Option<f64>,
+}
+
+/// Per-tick memo, keyed by borrowed (CDN, region): no allocation.
+type InstantCache<'z> = FxHashMap<(&'z str, &'z RegionKey), Scored>;
+
+/// Smoothed scores of one zone: region -> CDN -> EWMA.
+type ZoneSmoothed = FxHashMap<RegionKey, FxHashMap<String, Smoothed>>;
 
 /// Most vantage points considered per (CDN, region) in one tick.
 const MAX_VANTAGES: usize = 8;
@@ -132,16 +148,16 @@ impl Engine {
     /// Score one candidate: the quorum-combined instantaneous score (value and the signal
     /// values behind it) from the most specific region that has fresh vantages, and whether
     /// any data was ever seen. Allocation-free: this runs for every candidate every tick.
-    fn instant(&self, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> Instant {
+    fn instant(signals: &SignalStore, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> Instant {
         let mut ever = false;
         for k in signal_chain(key).into_iter().flatten() {
-            if !self.signals.ever(cdn, &k) {
+            if !signals.ever(cdn, &k) {
                 continue;
             }
             ever = true;
             let mut found = [(0.0f64, SignalValues::default()); MAX_VANTAGES];
             let mut n = 0;
-            for (_, v) in self.signals.fresh(cdn, &k, now, p.staleness_ms) {
+            for (_, v) in signals.fresh(cdn, &k, now, p.staleness_ms) {
                 let values = v.values();
                 if let (Some(value), Some(slot)) = (score::value(&values, p), found.get_mut(n)) {
                     *slot = (value, values);
@@ -172,33 +188,72 @@ impl Engine {
             let p = &zone.health;
             // Steered names of a zone share CDNs and regions: score each (CDN, region) once.
             let mut cache = InstantCache::default();
+            let apex = zone.origin.as_str();
+            let mut smoothed = self.smoothed.remove(apex).unwrap_or_default();
             for name in &zone.steered {
+                let mut per_name = self.regions.remove(name.name.as_str()).unwrap_or_default();
                 for region in &name.regions {
-                    let (changed, event) = self.tick_region(name, region, now, p, &mut cache);
+                    let mut cx = RegionTick { signals: &self.signals, smoothed: &mut smoothed, cache: &mut cache, now, p };
+                    let (changed, event) = cx.tick_region(&mut per_name, name, region);
                     report.changed |= changed;
                     report.events.extend(event);
                 }
+                self.regions.insert(name.name.as_str().to_string(), per_name);
             }
+            self.smoothed.insert(apex.to_string(), smoothed);
         }
         report
     }
 
-    fn tick_region<'z>(&mut self, name: &'z SteeredName, region: &'z Region, now: Millis, p: &HealthPolicy, cache: &mut InstantCache<'z>) -> (bool, Option<DecisionEvent>) {
+}
+
+/// Everything one region's tick reads besides its own state.
+struct RegionTick<'a, 'z> {
+    signals: &'a SignalStore,
+    smoothed: &'a mut ZoneSmoothed,
+    cache: &'a mut InstantCache<'z>,
+    now: Millis,
+    p: &'a HealthPolicy,
+}
+
+impl<'z> RegionTick<'_, 'z> {
+    /// Score (once per tick) and smooth one (CDN, region).
+    fn scored(&mut self, cdn: &'z str, key: &'z RegionKey) -> Scored {
+        if let Some(hit) = self.cache.get(&(cdn, key)) {
+            return hit.clone();
+        }
+        let (instant, from, ever) = Engine::instant(self.signals, cdn, key, self.now, self.p);
+        let score = instant.map(|(value, _)| {
+            let per_cdn = match self.smoothed.get_mut(key) {
+                Some(m) => m,
+                None => self.smoothed.entry(key.clone()).or_default(),
+            };
+            match per_cdn.get_mut(cdn) {
+                Some(sm) => {
+                    sm.update(value, self.now, self.p.half_life_ms);
+                    sm.value
+                }
+                None => {
+                    per_cdn.insert(cdn.to_string(), Smoothed::new(value, self.now));
+                    value
+                }
+            }
+        });
+        let scored = Scored { instant, from, ever, score };
+        self.cache.insert((cdn, key), scored.clone());
+        scored
+    }
+
+    fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionEngine>, name: &'z SteeredName, region: &'z Region) -> (bool, Option<DecisionEvent>) {
+        let (now, p) = (self.now, self.p);
         let cdn_name = |c: &crate::zone::model::Candidate| -> &'z str { name.cdns[c.cdn].name.as_str() };
         let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
-        let mut instants: SmallVec<[_; 8]> = SmallVec::with_capacity(region.candidates.len());
+        let mut scored: SmallVec<[Scored; 8]> = SmallVec::with_capacity(region.candidates.len());
         for c in &region.candidates {
             let cdn = cdn_name(c);
-            let (instant, from, ever) = match cache.get(&(cdn, &region.key)) {
-                Some(hit) => hit.clone(),
-                None => {
-                    let fresh = self.instant(cdn, &region.key, now, p);
-                    cache.insert((cdn, &region.key), fresh.clone());
-                    fresh
-                }
-            };
-            inputs.push(CandidateInput { weight: c.weight, score: None, has_data: ever, capacity_gbps: capacity(p, cdn, &region.key) });
-            instants.push((instant, from));
+            let sc = self.scored(cdn, &region.key);
+            inputs.push(CandidateInput { weight: c.weight, score: sc.score, has_data: sc.ever, capacity_gbps: capacity(p, cdn, &region.key) });
+            scored.push(sc);
         }
         let demand = self
             .signals
@@ -212,18 +267,13 @@ impl Engine {
                 cdns: region.candidates.iter().map(|c| cdn_name(c).to_string()).collect(),
                 state: RegionState::new(&weights),
                 weights,
-                smoothed: vec![None; n],
+                scores: vec![None; n],
                 last: vec![None; n],
                 signal_region: vec![None; n],
                 unsettled: false,
                 quiet_on: None,
             }
         };
-        // Look up before inserting: the keys are only cloned the first time.
-        if !self.regions.contains_key(name.name.as_str()) {
-            self.regions.insert(name.name.as_str().to_string(), FxHashMap::default());
-        }
-        let Some(per_name) = self.regions.get_mut(name.name.as_str()) else { return (false, None) };
         if !per_name.contains_key(&region.key) {
             per_name.insert(region.key.clone(), fresh());
         }
@@ -238,22 +288,15 @@ impl Engine {
             let cdns = entry.cdns.clone();
             for (i, cdn) in cdns.iter().enumerate() {
                 if let Some(j) = old.cdns.iter().position(|c| c == cdn) {
-                    entry.smoothed[i] = old.smoothed[j];
-                    entry.last[i] = old.last[j].clone();
+                    entry.last[i] = old.last[j];
                     entry.state.cdns[i].status = old.state.cdns[j].status;
                 }
             }
         }
-        for (i, (instant, from)) in instants.into_iter().enumerate() {
-            if let Some((value, _)) = instant {
-                match &mut entry.smoothed[i] {
-                    Some(sm) => sm.update(value, now, p.half_life_ms),
-                    slot @ None => *slot = Some(Smoothed::new(value, now)),
-                }
-                inputs[i].score = entry.smoothed[i].map(|s| s.value);
-            }
-            entry.last[i] = instant.map(|(_, values)| values);
-            entry.signal_region[i] = from;
+        for (i, sc) in scored.into_iter().enumerate() {
+            entry.scores[i] = sc.score;
+            entry.last[i] = sc.instant.map(|(_, values)| values);
+            entry.signal_region[i] = sc.from;
         }
         // Converged last tick and nothing the share engine looks at has changed: nothing to do.
         let key = input_key(&inputs, demand);
@@ -290,8 +333,8 @@ impl Engine {
             let scores: Vec<String> = entry
                 .cdns
                 .iter()
-                .zip(&entry.smoothed)
-                .map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{:.0}", s.value))))
+                .zip(&entry.scores)
+                .map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{s:.0}"))))
                 .collect();
             reasons.push(format!("rebalancing towards scores ({})", scores.join(", ")));
         }
@@ -306,7 +349,9 @@ impl Engine {
         };
         (true, Some(event))
     }
+}
 
+impl Engine {
     /// The decision table for the current state; regions the engine has not seen serve their
     /// configured weights.
     pub fn decisions(&self, zones: &ZoneSet, cells: CellPrefixes) -> DecisionTable {
@@ -384,7 +429,7 @@ impl Engine {
                 .enumerate()
                 .map(|(i, cdn)| CandidateView {
                     cdn: cdn.clone(),
-                    score: e.smoothed[i].map(|s| s.value),
+                    score: e.scores[i],
                     last: e.last[i].and_then(|v| score::score(&v, policy)),
                     signal_region: e.signal_region[i].as_ref().map(ToString::to_string),
                     status: e.state.cdns[i].status,
