@@ -60,6 +60,32 @@ impl Bound {
     }
 }
 
+/// A socket for `addr`; IPv6 sockets are IPv6-only (Linux would otherwise let `[::]:53` take
+/// IPv4 too and refuse a separate `0.0.0.0:53`).
+fn socket(addr: SocketAddr, kind: socket2::Type, protocol: socket2::Protocol) -> io::Result<socket2::Socket> {
+    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), kind, Some(protocol))?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    Ok(sock)
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let sock = socket(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
+    sock.bind(&addr.into())?;
+    UdpSocket::from_std(sock.into())
+}
+
+fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    let sock = socket(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
+    // Restarts must not wait out TIME_WAIT connections of the previous process.
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    TcpListener::from_std(sock.into())
+}
+
 /// Bind UDP and TCP on every address. With port 0 the UDP port is chosen by the OS and TCP is
 /// bound to the same port (retrying a few times if that TCP port is taken).
 pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Bound> {
@@ -68,9 +94,9 @@ pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Bound> {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let udp = UdpSocket::bind(addr).await?;
+            let udp = bind_udp(*addr).map_err(|e| io::Error::new(e.kind(), format!("UDP {addr}: {e}")))?;
             let actual = udp.local_addr()?;
-            match TcpListener::bind(actual).await {
+            match bind_tcp(actual) {
                 Ok(tcp) => {
                     bound.udp.push(Arc::new(udp));
                     bound.tcp.push(tcp);
