@@ -24,7 +24,8 @@ use crate::publish::{Publisher, SnapshotReader};
 use crate::signal::Observation;
 use crate::zone::{self, ZoneSet};
 
-/// Observations waiting for the engine (probes and telemetry); beyond this they are dropped.
+/// Observations waiting for the engine. Probes drop results beyond this (counted); telemetry
+/// pushes wait for room.
 const OBSERVATION_QUEUE: usize = 8192;
 /// Probe fetches in flight at once, across all probes.
 const PROBE_CONCURRENCY: usize = 32;

@@ -107,6 +107,8 @@ struct Scored {
     from: Option<RegionKey>,
     ever: bool,
     score: Option<f64>,
+    /// The latest smoothed score, even when no fresh signal backs it now.
+    last_score: Option<f64>,
 }
 
 /// Per-tick memo, keyed by borrowed (CDN, region): no allocation.
@@ -115,8 +117,7 @@ type InstantCache<'z> = FxHashMap<(&'z str, &'z RegionKey), Scored>;
 /// Smoothed scores of one zone: region -> CDN -> EWMA.
 type ZoneSmoothed = FxHashMap<RegionKey, FxHashMap<String, Smoothed>>;
 
-/// Most vantage points considered per (CDN, region) in one tick.
-const MAX_VANTAGES: usize = 8;
+
 
 /// Capacity of `cdn` available to `region` at the target utilisation.
 fn capacity(policy: &HealthPolicy, cdn: &str, region: &RegionKey) -> Option<f64> {
@@ -155,15 +156,15 @@ impl Engine {
                 continue;
             }
             ever = true;
-            let mut found = [(0.0f64, SignalValues::default()); MAX_VANTAGES];
-            let mut n = 0;
+            // Inline for the usual few vantages; grows (rarely) for many.
+            let mut found: SmallVec<[(f64, SignalValues); 8]> = SmallVec::new();
             for (_, v) in signals.fresh(cdn, &k, now, p.staleness_ms) {
                 let values = v.values();
-                if let (Some(value), Some(slot)) = (score::value(&values, p), found.get_mut(n)) {
-                    *slot = (value, values);
-                    n += 1;
+                if let Some(value) = score::value(&values, p) {
+                    found.push((value, values));
                 }
             }
+            let n = found.len();
             if n == 0 {
                 continue;
             }
@@ -172,7 +173,6 @@ impl Engine {
             if n < quorum {
                 return (None, Some(k), true);
             }
-            let found = &mut found[..n];
             found.sort_by(|a, b| a.0.total_cmp(&b.0));
             return (Some(found[quorum - 1]), Some(k), true);
         }
@@ -223,6 +223,12 @@ impl<'z> RegionTick<'_, 'z> {
             return hit.clone();
         }
         let (instant, from, ever) = Engine::instant(self.signals, cdn, key, self.now, self.p);
+        let last_known = || self.smoothed.get(key).and_then(|m| m.get(cdn)).map(|s| s.value);
+        if instant.is_none() {
+            let scored = Scored { instant, from, ever, score: None, last_score: last_known() };
+            self.cache.insert((cdn, key), scored.clone());
+            return scored;
+        }
         let score = instant.map(|(value, _)| {
             let per_cdn = match self.smoothed.get_mut(key) {
                 Some(m) => m,
@@ -239,7 +245,7 @@ impl<'z> RegionTick<'_, 'z> {
                 }
             }
         });
-        let scored = Scored { instant, from, ever, score };
+        let scored = Scored { instant, from, ever, score, last_score: score };
         self.cache.insert((cdn, key), scored.clone());
         scored
     }
@@ -252,7 +258,13 @@ impl<'z> RegionTick<'_, 'z> {
         for c in &region.candidates {
             let cdn = cdn_name(c);
             let sc = self.scored(cdn, &region.key);
-            inputs.push(CandidateInput { weight: c.weight, score: sc.score, has_data: sc.ever, capacity_gbps: capacity(p, cdn, &region.key) });
+            inputs.push(CandidateInput {
+                weight: c.weight,
+                score: sc.score,
+                last_score: sc.last_score,
+                has_data: sc.ever,
+                capacity_gbps: capacity(p, cdn, &region.key),
+            });
             scored.push(sc);
         }
         let demand = self
@@ -308,7 +320,9 @@ impl<'z> RegionTick<'_, 'z> {
         let was_unsettled = entry.unsettled;
         let out = share::tick(&mut entry.state, &inputs, demand, now, p);
         entry.unsettled = out.unsettled;
-        entry.quiet_on = (out.converged && !out.moved && out.transitions.is_empty()).then_some(key);
+        // Skippable only when settled and no score sits near a threshold (a quantised key
+        // could hide a slow crossing).
+        entry.quiet_on = (out.converged && !out.moved && out.transitions.is_empty() && !out.unsettled).then_some(key);
 
         let fail_open_changed = was_fail_open != entry.state.fail_open;
         let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || was_unsettled != entry.unsettled;
@@ -600,5 +614,43 @@ health:
             e.tick(&zones, t * 1000);
         }
         assert_eq!(share_of(&e, &kr, "a"), 0.0);
+    }
+
+    #[test]
+    fn a_degraded_cdn_gone_stale_does_not_climb_back() {
+        let zones = zones();
+        let kr = RegionKey::Country(*b"KR");
+        let mut e = Engine::new();
+        let slow = |at| Observation { ttfb_ms: Some(900.0), ..probe("a", RegionKey::Country(*b"KR"), at, true) };
+        let mut now = 0;
+        for _ in 0..20 {
+            now += 1000;
+            e.ingest(&slow(now));
+            e.ingest(&probe("b", kr.clone(), now, true));
+            e.tick(&zones, now);
+        }
+        let degraded = share_of(&e, &kr, "a");
+        assert!(degraded < 0.45, "degraded CDN carries less: {degraded}");
+        // Signals stop; 40 s later (staleness 30 s) it must not be back at its full weight.
+        for _ in 0..40 {
+            now += 1000;
+            e.tick(&zones, now);
+        }
+        assert!((share_of(&e, &kr, "a") - degraded).abs() < 0.02, "stale is not healthy: {}", share_of(&e, &kr, "a"));
+    }
+
+    #[test]
+    fn many_vantages_and_a_large_quorum() {
+        let mut zones = zones();
+        zones.zones[0].health.quorum = 9;
+        let kr = RegionKey::Country(*b"KR");
+        let mut e = Engine::new();
+        for v in 0..10 {
+            let o = Observation { vantage: format!("v{v}"), ..probe("a", kr.clone(), 1000, false) };
+            e.ingest(&o);
+            e.ingest(&Observation { vantage: format!("v{v}"), ..probe("b", kr.clone(), 1000, true) });
+        }
+        e.tick(&zones, 1000);
+        assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
     }
 }

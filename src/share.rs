@@ -54,6 +54,9 @@ pub struct CandidateInput {
     pub weight: f64,
     /// Smoothed score 0..100; `None` when unknown (stale, below quorum).
     pub score: Option<f64>,
+    /// The last known smoothed score when `score` is unknown: an `Up` CDN keeps the weight it
+    /// had (stale is never healthier than the last fact), but cannot change state on it.
+    pub last_score: Option<f64>,
     /// True once any signal was ever seen for this CDN and region.
     pub has_data: bool,
     /// Capacity available to this region, Gbps, if configured (already times target
@@ -230,7 +233,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         .zip(inputs)
         .map(|(c, input)| match c.status {
             Status::Cold => input.weight,
-            Status::Up => input.weight * health_factor(input.score, c.share > DUST, p),
+            Status::Up => input.weight * health_factor(input.score.or(input.last_score), c.share > DUST, p),
             Status::Down { .. } | Status::Recovering { .. } => 0.0,
         })
         .collect();
@@ -371,7 +374,7 @@ mod tests {
     }
 
     fn input(weight: f64, score: Option<f64>) -> CandidateInput {
-        CandidateInput { weight, score, has_data: score.is_some(), capacity_gbps: None }
+        CandidateInput { weight, score, last_score: None, has_data: score.is_some(), capacity_gbps: None }
     }
 
     #[test]
@@ -483,7 +486,7 @@ mod properties {
             .iter()
             .zip(step)
             .zip(&c.capacity)
-            .map(|((w, s), cap)| CandidateInput { weight: *w, score: *s, has_data: true, capacity_gbps: *cap })
+            .map(|((w, s), cap)| CandidateInput { weight: *w, score: *s, last_score: None, has_data: true, capacity_gbps: *cap })
             .collect()
     }
 

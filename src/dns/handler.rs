@@ -132,7 +132,7 @@ impl Handler {
             src: src.ip(),
         };
         let d = decide(&snap, &view);
-        let reply = Reply { answer: &d.answer, opt: d.opt, ecs: d.ecs };
+        let reply = Reply { answer: &d.answer, opt: d.opt, dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok), ecs: d.ecs };
         let limit = if protocol == Protocol::Udp { usize::from(d.udp_limit) } else { usize::from(u16::MAX) };
         wire::write_reply(out, &q, &reply, limit);
         true
@@ -206,8 +206,10 @@ impl RequestHandler for Handler {
                         rec
                     })
                     .collect();
+                let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
                 let edns = d.opt.then(|| {
                     let mut e = Edns::new();
+                    e.set_dnssec_ok(dnssec_ok);
                     // hickory's encoder sizes UDP answers by this field; give it our limit.
                     e.set_max_payload(d.udp_limit);
                     if let Some((addr, source, scope)) = d.ecs {

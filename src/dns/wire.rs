@@ -312,6 +312,8 @@ pub struct Reply<'r, 's> {
     pub answer: &'r Answer<'s>,
     /// Include an OPT (the query had one).
     pub opt: bool,
+    /// Copy the DO bit (RFC 3225 section 3), though we do not sign.
+    pub dnssec_ok: bool,
     /// ECS to echo: (address as sent, source prefix, scope prefix).
     pub ecs: Option<(IpAddr, u8, u8)>,
 }
@@ -404,18 +406,18 @@ pub fn write_reply(out: &mut Vec<u8>, q: &Query<'_>, reply: &Reply<'_, '_>, limi
         }
     }
     if reply.opt {
-        write_opt(out, rcode, reply.ecs);
+        write_opt(out, rcode, reply.dnssec_ok, reply.ecs);
     }
 }
 
-fn write_opt(out: &mut Vec<u8>, rcode: u16, ecs: Option<(IpAddr, u8, u8)>) {
+fn write_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ecs: Option<(IpAddr, u8, u8)>) {
     out.push(0); // root owner
     out.extend_from_slice(&TYPE_OPT.to_be_bytes());
     out.extend_from_slice(&ADVERTISED_PAYLOAD.to_be_bytes());
     // TTL field: extended rcode (upper 8 bits of the 12-bit rcode), version 0, no flags.
     out.push((rcode >> 4) as u8);
     out.push(0);
-    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&[if dnssec_ok { 0x80 } else { 0 }, 0]);
     let rdlen = ecs_len(ecs) as u16;
     out.extend_from_slice(&rdlen.to_be_bytes());
     if let Some((addr, source, scope)) = ecs {

@@ -32,6 +32,9 @@ pub mod ttl_bounds {
     pub const STATIC_DEFAULT: u32 = 3_600;
 }
 
+/// Largest RRset accepted, bytes on the wire (approximate): what fits a TCP message.
+pub const MAX_RRSET_BYTES: usize = 60_000;
+
 /// Check one parsed file; returns the zone when it has no problems.
 pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Option<Zone> {
     let before = diags.items().len();
@@ -275,6 +278,12 @@ impl Cx<'_> {
                 }
             }
             if data.len() != values.len() {
+                continue;
+            }
+            // Even over TCP a message holds 65,535 bytes; an RRset near that can never be sent.
+            let size: usize = values.iter().map(|v| v.value.len() + 16 + name.as_str().len()).sum();
+            if size > MAX_RRSET_BYTES {
+                self.err(at, &path, Code::InvalidRdata, format!("{name} {} is about {size} bytes; at most {MAX_RRSET_BYTES} fit in one DNS message", kind.as_str()));
                 continue;
             }
             if kind == RecordKind::Cname && data.len() > 1 {

@@ -159,3 +159,17 @@ async fn edns_is_advertised_and_ecs_malformed_is_formerr() {
     let m = udp(s.udp, &Ask::new("live.example.com.", RecordType::A).ecs("211.234.10.0/20")).await;
     assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn do_bit_is_copied() {
+    let s = start_bundled().await;
+    let mut q = Message::new(11, MessageType::Query, OpCode::Query);
+    q.add_query(hickory_proto::op::Query::query("example.com.".parse().expect("name"), RecordType::A));
+    let mut e = hickory_proto::op::Edns::new();
+    e.set_dnssec_ok(true);
+    q.set_edns(e);
+    for reply in [udp_raw(s.udp, &q.to_vec().expect("encode"), WAIT).await, tcp_raw(s.tcp, &q.to_vec().expect("encode"), WAIT).await] {
+        let m = Message::from_vec(&reply.expect("reply")).expect("parse");
+        assert!(m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok), "RFC 3225: DO copied");
+    }
+}
