@@ -161,8 +161,10 @@ pub fn answer<'a>(snap: &'a Snapshot, qname: &[u8], qtype: RecordType, qclass: D
                 out.push(Part { records: &cname.records[..1], ttl: None });
                 let RData::CNAME(next) = &record.record.data else { return out };
                 let target = wire_name(&next.0);
-                // Follow the chain only inside the zone that answered (RFC 1034 4.3.2).
-                if enclosing_zone(table, &target) != Some(node.zone) {
+                // Follow the chain only inside the zone that answered (RFC 1034 4.3.2), and
+                // stop at a loop: the resolver gets each record of it once.
+                let looped = *target == *qname || out.parts().iter().any(|p| p.records.iter().any(|r| *r.owner == *target));
+                if looped || enclosing_zone(table, &target) != Some(node.zone) {
                     return out;
                 }
                 name = Cow::Owned(target.into_vec());

@@ -173,3 +173,17 @@ async fn do_bit_is_copied() {
         assert!(m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok), "RFC 3225: DO copied");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cname_loops_are_answered_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("loop.test.yaml"),
+        "version: 1\nzone: loop.test\nsoa: {primary: ns1.loop.test., contact: h.loop.test., serial: 1}\nrecords:\n  - {name: \"@\", type: NS, value: ns1.loop.test.}\n  - {name: c1, type: CNAME, value: c2}\n  - {name: c2, type: CNAME, value: c1}\n",
+    )
+    .expect("write");
+    let s = crate::harness::start(dir.path(), &crate::harness::bundled_geoip()).await;
+    let m = udp(s.udp, &Ask::new("c1.loop.test.", RecordType::A)).await;
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(m.answers.len(), 2, "each record of the loop once: {:?}", m.answers);
+}
