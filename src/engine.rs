@@ -111,8 +111,9 @@ struct Scored {
     last_score: Option<f64>,
 }
 
-/// Per-tick memo, keyed by borrowed (CDN, region): no allocation.
-type InstantCache<'z> = FxHashMap<(&'z str, &'z RegionKey), Scored>;
+/// Per-tick memo: region -> the (CDN, score) pairs seen so far (a region has a handful of
+/// CDNs, so one hash per region and a short scan beat a hash per candidate).
+type InstantCache<'z> = FxHashMap<&'z RegionKey, SmallVec<[(&'z str, Scored); 4]>>;
 
 /// Smoothed scores of one zone: region -> CDN -> EWMA.
 type ZoneSmoothed = FxHashMap<RegionKey, FxHashMap<String, Smoothed>>;
@@ -207,6 +208,30 @@ impl Engine {
 
 }
 
+/// Score one (CDN, region) for this tick and fold it into its smoothed score.
+fn score_candidate(signals: &SignalStore, smoothed: &mut ZoneSmoothed, cdn: &str, key: &RegionKey, now: Millis, p: &HealthPolicy) -> Scored {
+    let (instant, from, ever) = Engine::instant(signals, cdn, key, now, p);
+    let Some((value, _)) = instant else {
+        let last_score = smoothed.get(key).and_then(|m| m.get(cdn)).map(|s| s.value);
+        return Scored { instant, from, ever, score: None, last_score };
+    };
+    let per_cdn = match smoothed.get_mut(key) {
+        Some(m) => m,
+        None => smoothed.entry(key.clone()).or_default(),
+    };
+    let score = match per_cdn.get_mut(cdn) {
+        Some(sm) => {
+            sm.update(value, now, p.half_life_ms);
+            sm.value
+        }
+        None => {
+            per_cdn.insert(cdn.to_string(), Smoothed::new(value, now));
+            value
+        }
+    };
+    Scored { instant, from, ever, score: Some(score), last_score: Some(score) }
+}
+
 /// Everything one region's tick reads besides its own state.
 struct RegionTick<'a, 'z> {
     signals: &'a SignalStore,
@@ -217,56 +242,9 @@ struct RegionTick<'a, 'z> {
 }
 
 impl<'z> RegionTick<'_, 'z> {
-    /// Score (once per tick) and smooth one (CDN, region).
-    fn scored(&mut self, cdn: &'z str, key: &'z RegionKey) -> Scored {
-        if let Some(hit) = self.cache.get(&(cdn, key)) {
-            return hit.clone();
-        }
-        let (instant, from, ever) = Engine::instant(self.signals, cdn, key, self.now, self.p);
-        let last_known = || self.smoothed.get(key).and_then(|m| m.get(cdn)).map(|s| s.value);
-        if instant.is_none() {
-            let scored = Scored { instant, from, ever, score: None, last_score: last_known() };
-            self.cache.insert((cdn, key), scored.clone());
-            return scored;
-        }
-        let score = instant.map(|(value, _)| {
-            let per_cdn = match self.smoothed.get_mut(key) {
-                Some(m) => m,
-                None => self.smoothed.entry(key.clone()).or_default(),
-            };
-            match per_cdn.get_mut(cdn) {
-                Some(sm) => {
-                    sm.update(value, self.now, self.p.half_life_ms);
-                    sm.value
-                }
-                None => {
-                    per_cdn.insert(cdn.to_string(), Smoothed::new(value, self.now));
-                    value
-                }
-            }
-        });
-        let scored = Scored { instant, from, ever, score, last_score: score };
-        self.cache.insert((cdn, key), scored.clone());
-        scored
-    }
-
     fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionEngine>, name: &'z SteeredName, region: &'z Region) -> (bool, Option<DecisionEvent>) {
         let (now, p) = (self.now, self.p);
         let cdn_name = |c: &crate::zone::model::Candidate| -> &'z str { name.cdns[c.cdn].name.as_str() };
-        let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
-        let mut scored: SmallVec<[Scored; 8]> = SmallVec::with_capacity(region.candidates.len());
-        for c in &region.candidates {
-            let cdn = cdn_name(c);
-            let sc = self.scored(cdn, &region.key);
-            inputs.push(CandidateInput {
-                weight: c.weight,
-                score: sc.score,
-                last_score: sc.last_score,
-                has_data: sc.ever,
-                capacity_gbps: capacity(p, cdn, &region.key),
-            });
-            scored.push(sc);
-        }
         let demand = self
             .signals
             .demand(&region.key, now, p.staleness_ms)
@@ -305,10 +283,31 @@ impl<'z> RegionTick<'_, 'z> {
                 }
             }
         }
-        for (i, sc) in scored.into_iter().enumerate() {
+        // Score each candidate (memoised per tick) straight into the region's state.
+        let memo = self.cache.entry(&region.key).or_default();
+        let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
+        for (i, c) in region.candidates.iter().enumerate() {
+            let cdn = cdn_name(c);
+            let at = match memo.iter().position(|(n, _)| *n == cdn) {
+                Some(at) => at,
+                None => {
+                    memo.push((cdn, score_candidate(self.signals, self.smoothed, cdn, &region.key, now, p)));
+                    memo.len() - 1
+                }
+            };
+            let sc = &memo[at].1;
+            inputs.push(CandidateInput {
+                weight: c.weight,
+                score: sc.score,
+                last_score: sc.last_score,
+                has_data: sc.ever,
+                capacity_gbps: capacity(p, cdn, &region.key),
+            });
             entry.scores[i] = sc.score;
             entry.last[i] = sc.instant.map(|(_, values)| values);
-            entry.signal_region[i] = sc.from;
+            if entry.signal_region[i] != sc.from {
+                entry.signal_region[i] = sc.from.clone();
+            }
         }
         // Converged last tick and nothing the share engine looks at has changed: nothing to do.
         let key = input_key(&inputs, demand);
