@@ -220,6 +220,12 @@ fn score_candidate(signals: &SignalStore, smoothed: &mut ZoneSmoothed, cdn: &str
         None => smoothed.entry(key.clone()).or_default(),
     };
     let score = match per_cdn.get_mut(cdn) {
+        // Quick to distrust: a reading below `down` takes effect at once; smoothing only
+        // damps moves within the healthy band and the way back up.
+        Some(sm) if value < p.down => {
+            *sm = Smoothed::new(value.min(sm.value), now);
+            sm.value
+        }
         Some(sm) => {
             sm.update(value, now, p.half_life_ms);
             sm.value
