@@ -123,29 +123,44 @@ pub fn spawn(bound: Bound, handler: Handler, config: &ListenConfig, stop: Cancel
     }
 }
 
+/// Drain the socket with non-blocking receives and park on readiness only when it is empty:
+/// under load a worker never goes back to the reactor, so a query costs two syscalls.
 async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: CancellationToken) {
     let mut buf = vec![0u8; 65_535];
     let mut reply = Vec::with_capacity(1232);
     loop {
-        let received = tokio::select! {
-            r = socket.recv_from(&mut buf) => r,
-            _ = stop.cancelled() => return,
-        };
-        let (len, src) = match received {
+        let (len, src) = match socket.try_recv_from(&mut buf) {
             Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                tokio::select! {
+                    r = socket.readable() => {
+                        if let Err(e) = r {
+                            tracing::warn!(error = %e, "udp socket failed");
+                            return;
+                        }
+                    }
+                    _ = stop.cancelled() => return,
+                }
+                continue;
+            }
             Err(e) => {
                 // ICMP errors from earlier sends surface here on some systems; keep serving.
                 tracing::debug!(error = %e, "udp receive error");
                 continue;
             }
         };
-        if src.port() == 0 {
+        if stop.is_cancelled() {
+            return;
+        }
+        if src.port() == 0 || !handler.handle_into(&buf[..len], src, Protocol::Udp, &mut reply) {
             continue;
         }
-        if handler.handle_into(&buf[..len], src, Protocol::Udp, &mut reply) {
-            if let Err(e) = socket.send_to(&reply, src).await {
-                tracing::debug!(error = %e, %src, "udp send error");
-            }
+        let sent = match socket.try_send_to(&reply, src) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&reply, src).await,
+            other => other,
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, %src, "udp send error");
         }
     }
 }
