@@ -14,15 +14,7 @@ fn bench(c: &mut Criterion) {
     let zones = fixture::zones(&countries).unwrap_or_else(|e| panic!("{e}"));
     let regions: usize = zones.steered().map(|s| s.regions.len()).sum();
     assert_eq!(regions, 2500);
-    let mut engine = Engine::new();
-    let mut now = 1_000;
-    for o in fixture::observations(&countries, now, 0.0) {
-        engine.ingest(&o);
-    }
-    for _ in 0..3 {
-        now += 1;
-        engine.tick(&zones, now);
-    }
+    let (mut engine, mut now) = fixture::warm_engine(&zones, &countries);
     c.bench_function("engine tick: 10 names x 250 regions x 4 CDNs", |b| {
         // 1 ms per iteration keeps the signals fresh (30 s staleness) for the whole run.
         b.iter(|| {

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cdnsteer::diag::Diagnostics;
+use cdnsteer::engine::Engine;
 use cdnsteer::signal::Observation;
 use cdnsteer::zone::ZoneSet;
 use cdnsteer::zone::health::parse_region;
@@ -68,4 +69,19 @@ pub fn observations(countries: &[String], now: u64, jitter: f64) -> Vec<Observat
         }
     }
     out
+}
+
+/// An engine fed one round of observations and ticked past its first (cold-start) ticks;
+/// returns it with the current time.
+pub fn warm_engine(zones: &ZoneSet, countries: &[String]) -> (Engine, u64) {
+    let mut engine = Engine::new();
+    let mut now = 1_000;
+    for o in observations(countries, now, 0.0) {
+        engine.ingest(&o);
+    }
+    for _ in 0..3 {
+        now += 1;
+        engine.tick(zones, now);
+    }
+    (engine, now)
 }

@@ -13,7 +13,6 @@ mod fixture;
 
 use std::hint::black_box;
 
-use cdnsteer::engine::Engine;
 
 fn main() {
     let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100);
@@ -25,15 +24,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let mut engine = Engine::new();
-    let mut now = 1_000;
-    for o in fixture::observations(&countries, now, 0.0) {
-        engine.ingest(&o);
-    }
-    for _ in 0..3 {
-        now += 1;
-        engine.tick(&zones, now);
-    }
+    let (mut engine, mut now) = fixture::warm_engine(&zones, &countries);
     for _ in 0..n {
         now += 1;
         black_box(engine.tick(&zones, now));

@@ -165,17 +165,11 @@ impl Engine {
                     found.push((value, values));
                 }
             }
-            let n = found.len();
-            if n == 0 {
+            if found.is_empty() {
                 continue;
             }
             // Quorum: the quorum-th lowest vantage speaks; too few vantages decide nothing.
-            let quorum = p.quorum.max(1);
-            if n < quorum {
-                return (None, Some(k), true);
-            }
-            found.sort_by(|a, b| a.0.total_cmp(&b.0));
-            return (Some(found[quorum - 1]), Some(k), true);
+            return (score::with_quorum(&mut found, p.quorum).copied(), Some(k), true);
         }
         (None, None, ever)
     }

@@ -154,13 +154,15 @@ pub fn score(values: &SignalValues, policy: &HealthPolicy) -> Option<Score> {
 /// `quorum`-th lowest, so fewer than `quorum` bad vantages cannot pull it down. With fewer
 /// fresh vantages than the quorum nothing can be decided: unknown (`None`), which holds the
 /// CDN where it is rather than calling it healthy or down.
-pub fn with_quorum(mut scores: Vec<Score>, quorum: usize) -> Option<Score> {
+/// `scores` pairs each vantage's score with whatever the caller keeps beside it; they are
+/// sorted in place.
+pub fn with_quorum<T>(scores: &mut [(f64, T)], quorum: usize) -> Option<&(f64, T)> {
     let quorum = quorum.max(1);
     if scores.len() < quorum {
         return None;
     }
-    scores.sort_by(|a, b| a.value.total_cmp(&b.value));
-    Some(scores.swap_remove(quorum - 1))
+    scores.sort_by(|a, b| a.0.total_cmp(&b.0));
+    scores.get(quorum - 1)
 }
 
 /// Exponentially smoothed score, time-aware: after `dt` the old value keeps weight
@@ -238,11 +240,11 @@ mod tests {
 
     #[test]
     fn quorum_needs_enough_bad_vantages() {
-        let s = |v: f64| Score { value: v, reasons: vec![] };
-        assert_eq!(with_quorum(vec![s(10.0), s(90.0), s(95.0)], 1).map(|x| x.value), Some(10.0));
-        assert_eq!(with_quorum(vec![s(10.0), s(90.0), s(95.0)], 2).map(|x| x.value), Some(90.0));
-        assert_eq!(with_quorum(vec![s(10.0)], 2), None, "one vantage cannot make a quorum of two");
-        assert_eq!(with_quorum(vec![], 1), None);
+        let pick = |mut v: Vec<(f64, ())>, q| with_quorum(&mut v, q).map(|x| x.0);
+        assert_eq!(pick(vec![(90.0, ()), (10.0, ()), (95.0, ())], 1), Some(10.0));
+        assert_eq!(pick(vec![(90.0, ()), (10.0, ()), (95.0, ())], 2), Some(90.0));
+        assert_eq!(pick(vec![(10.0, ())], 2), None, "one vantage cannot make a quorum of two");
+        assert_eq!(pick(vec![], 1), None);
     }
 
     #[test]
