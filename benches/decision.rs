@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
-use hickory_server::net::xfer::Protocol;
+use cdnsteer::dns::Transport;
 
 fn query(name: &str, ecs: Option<(&str, u8)>) -> Vec<u8> {
     let mut m = Message::new(1, MessageType::Query, OpCode::Query);
@@ -48,10 +48,10 @@ fn bench(c: &mut Criterion) {
     let static_q = query("example.com.", None);
     let steered_q = query("live.example.com.", Some(("211.234.10.0", 24)));
     c.bench_function("handle_packet: static A", |b| {
-        b.iter(|| black_box(handler.handle_packet(&static_q, src, Protocol::Udp)))
+        b.iter(|| black_box(handler.handle_packet(&static_q, src, Transport::Udp)))
     });
     c.bench_function("handle_packet: steered + ECS", |b| {
-        b.iter(|| black_box(handler.handle_packet(&steered_q, src, Protocol::Udp)))
+        b.iter(|| black_box(handler.handle_packet(&steered_q, src, Transport::Udp)))
     });
 }
 

@@ -6,7 +6,7 @@ mod fixture;
 
 use std::hint::black_box;
 
-use cdnsteer::engine::Engine;
+use cdnsteer::health::engine::Engine;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn bench(c: &mut Criterion) {
@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     c.bench_function("engine decisions table: 10 x 250 x 4", |b| {
-        b.iter(|| black_box(engine.decisions(&zones, cdnsteer::decide::CellPrefixes::default())))
+        b.iter(|| black_box(engine.decisions(&zones, cdnsteer::steer::decide::CellPrefixes::default())))
     });
     let batch = fixture::observations(&countries, now, 7.0);
     let mut engine2 = Engine::new();

@@ -5,10 +5,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use cdnsteer::diag::Diagnostics;
-use cdnsteer::engine::Engine;
-use cdnsteer::signal::Observation;
+use cdnsteer::health::engine::Engine;
+use cdnsteer::health::signal::Observation;
 use cdnsteer::zone::ZoneSet;
-use cdnsteer::zone::health::parse_region;
+use cdnsteer::region::parse_region;
 
 /// The CDNs of every steered name.
 pub const CDNS: [&str; 4] = ["akamai", "fastly", "cloudfront", "edgio"];

@@ -14,7 +14,7 @@ use std::path::Path;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
-use hickory_server::net::xfer::Protocol;
+use cdnsteer::dns::Transport;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -44,7 +44,7 @@ fn main() {
         let mut q = bytes.clone();
         q[0] = (i >> 8) as u8;
         q[1] = i as u8;
-        total += handler.handle_packet(&q, src, Protocol::Udp).map_or(0, |r| r.len());
+        total += handler.handle_packet(&q, src, Transport::Udp).map_or(0, |r| r.len());
     }
     println!("{kind}: {n} queries, {total} response bytes");
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-pub use crate::signal::Millis;
+pub use crate::health::signal::Millis;
 
 /// Milliseconds since the clock was created.
 #[derive(Debug, Clone, Copy)]

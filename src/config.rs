@@ -1,5 +1,5 @@
 //! Daemon settings: a versioned YAML file (strict, like the zones), defaults that make
-//! `cdnsteer serve` work from the repository root, and command-line overrides on top.
+//! `cdnsteer serve` work from the repository root, and command-line flags on top.
 //!
 //! # Admin API
 //!
@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::decide::CellPrefixes;
+use crate::steer::decide::CellPrefixes;
 use crate::diag::{Code, Diagnostics, LoadError, Pos};
 use crate::dns::listener::ListenConfig;
 use crate::zone::spec::{Spanned, parse_yaml, pos};
@@ -125,9 +125,9 @@ pub struct TcpFile {
     pub max_connections: Option<Spanned<usize>>,
 }
 
-/// Overrides from the command line; `None` keeps the file's (or the default) value.
+/// Flags from the command line; `None` keeps the file's (or the default) value.
 #[derive(Debug, Default, Clone)]
-pub struct Overrides {
+pub struct Flags {
     /// `--zones`.
     pub zones: Option<PathBuf>,
     /// `--geoip`.
@@ -200,7 +200,7 @@ pub fn read_admin_token(path: &Path) -> Result<String, String> {
 
 impl Config {
     /// Defaults, then the file (if any), then the command line.
-    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, LoadError> {
+    pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Config, LoadError> {
         let mut diags = Diagnostics::new();
         let parsed = match file {
             None => ConfigFile::default(),
@@ -281,7 +281,7 @@ impl Config {
                 Err(message) => bad(pos(l), "admin.listen", message),
             }
         }
-        if let Some(path) = &overrides.admin_token_file {
+        if let Some(path) = &flags.admin_token_file {
             match read_admin_token(path) {
                 Ok(t) => admin_token = Some(t),
                 Err(message) => diags.push(path, Pos::default(), "--admin-token-file", Code::InvalidSetting, message),
@@ -292,7 +292,7 @@ impl Config {
                 Err(message) => diags.push(&file_path, pos(t), "admin.token_file", Code::InvalidSetting, message),
             }
         }
-        match overrides.admin_listen {
+        match flags.admin_listen {
             Some(AdminListen::Off) => admin_listen = None,
             Some(AdminListen::At(addr)) => admin_listen = Some(addr),
             None => {}
@@ -301,15 +301,15 @@ impl Config {
             let files = diags.files_seen();
             return Err(LoadError { diagnostics: diags.into_items(), files });
         }
-        if !overrides.listen.is_empty() {
-            listen.addrs = overrides.listen.clone();
+        if !flags.listen.is_empty() {
+            listen.addrs = flags.listen.clone();
         }
         Ok(Config {
-            zones: overrides.zones.clone().or(parsed.zones).unwrap_or_else(|| PathBuf::from(DEFAULT_ZONES)),
-            geoip: overrides.geoip.clone().or(parsed.geoip).unwrap_or_else(|| PathBuf::from(DEFAULT_GEOIP)),
+            zones: flags.zones.clone().or(parsed.zones).unwrap_or_else(|| PathBuf::from(DEFAULT_ZONES)),
+            geoip: flags.geoip.clone().or(parsed.geoip).unwrap_or_else(|| PathBuf::from(DEFAULT_GEOIP)),
             listen,
             cells,
-            log_format: overrides.log_format.or(parsed.log_format).unwrap_or_default(),
+            log_format: flags.log_format.or(parsed.log_format).unwrap_or_default(),
             admin_listen,
             admin_token,
         })

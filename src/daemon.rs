@@ -16,12 +16,13 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::diag::LoadError;
 use crate::dns::{Handler, listener};
-use crate::engine::Engine;
-use crate::events::EventLog;
+use crate::health::engine::Engine;
+use crate::health::events::EventLog;
 use crate::geo::{GeoDb, GeoError};
 use crate::probe;
-use crate::publish::{Publisher, SnapshotReader};
-use crate::signal::Observation;
+use crate::dns::ServedReader;
+use crate::publish::Publisher;
+use crate::health::signal::Observation;
 use crate::zone::{self, ZoneSet};
 
 /// Observations waiting for the engine. Probes drop results beyond this (counted); telemetry
@@ -71,7 +72,7 @@ pub struct Running {
     /// Admin API address, if enabled.
     pub admin: Option<SocketAddr>,
     /// Snapshot reader.
-    pub reader: SnapshotReader,
+    pub reader: ServedReader,
     /// Decision events.
     pub events: Arc<EventLog>,
     /// Cancel to stop.
@@ -101,7 +102,7 @@ impl Running {
     }
 
     /// What the engine knows about one region of a steered name (for tests and explain).
-    pub fn engine_view(&self, name: &str, region: &crate::zone::model::RegionKey) -> Option<Vec<crate::engine::CandidateView>> {
+    pub fn engine_view(&self, name: &str, region: &crate::zone::model::RegionKey) -> Option<Vec<crate::health::engine::CandidateView>> {
         let snapshot = self.reader.load_full();
         let zone = snapshot.zones.zones.iter().find(|z| z.steered.iter().any(|s| s.name.as_str() == name))?;
         self.shared.engine.lock().unwrap_or_else(|p| p.into_inner()).view(name, region, &zone.health)

@@ -8,7 +8,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use cdnsteer::cli::{Cli, Command, LogFormatArg};
-use cdnsteer::config::{Config, LogFormat, Overrides};
+use cdnsteer::config::{Config, LogFormat, Flags};
 
 fn init_logging(format: LogFormat) {
     // hickory logs every request at info; keep it at warn unless asked.
@@ -58,7 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { config, zones, geoip, listen, log_format, admin_listen, admin_token_file } => {
-            let overrides = Overrides {
+            let flags = Flags {
                 zones,
                 geoip,
                 listen,
@@ -69,7 +69,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     LogFormatArg::Json => LogFormat::Json,
                 }),
             };
-            let config = match Config::load(config.as_deref(), &overrides) {
+            let config = match Config::load(config.as_deref(), &flags) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("{e}");

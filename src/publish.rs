@@ -1,41 +1,23 @@
 //! The single writer of the one `ArcSwap<Snapshot>`. Every change (zone reload, GeoIP reload,
 //! new shares from the health engine) goes through `Publisher`, which builds a whole Snapshot
 //! with the next generation number and stores it in one atomic swap. Readers hold a
-//! `SnapshotReader` and do one `load()` per query: no lock, no clock.
+//! `snapshot::SnapshotReader` and do one `load()` per query: no lock, no clock.
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::decide::{CellPrefixes, DecisionTable};
+use crate::steer::decide::{CellPrefixes, DecisionTable};
 use crate::dns::ZoneTable;
 use crate::geo::GeoDb;
+use crate::dns::{Served, ServedReader};
 use crate::snapshot::Snapshot;
 use crate::zone::ZoneSet;
-
-/// Cheap, clonable read handle on the current snapshot.
-#[derive(Clone, Debug)]
-pub struct SnapshotReader {
-    current: Arc<ArcSwap<Snapshot>>,
-}
-
-impl SnapshotReader {
-    /// The current snapshot (one atomic load; keep it for the whole request).
-    #[inline]
-    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
-        self.current.load()
-    }
-
-    /// The current snapshot as an owned `Arc` (for long-lived readers such as the admin API).
-    pub fn load_full(&self) -> Arc<Snapshot> {
-        self.current.load_full()
-    }
-}
 
 /// Owns the swap. Not `Clone`: having a `&mut Publisher` is what makes a caller the writer.
 #[derive(Debug)]
 pub struct Publisher {
-    current: Arc<ArcSwap<Snapshot>>,
+    current: Arc<ArcSwap<Served>>,
     cells: CellPrefixes,
 }
 
@@ -54,12 +36,12 @@ impl Publisher {
     }
 
     /// A read handle.
-    pub fn reader(&self) -> SnapshotReader {
-        SnapshotReader { current: Arc::clone(&self.current) }
+    pub fn reader(&self) -> ServedReader {
+        ServedReader::new(Arc::clone(&self.current))
     }
 
     /// The snapshot now being served.
-    pub fn current(&self) -> Arc<Snapshot> {
+    pub fn current(&self) -> Arc<Served> {
         self.current.load_full()
     }
 
@@ -92,7 +74,7 @@ impl Publisher {
         })
     }
 
-    fn store(&mut self, snapshot: Snapshot) -> u64 {
+    fn store(&mut self, snapshot: Served) -> u64 {
         let generation = snapshot.generation;
         self.current.store(Arc::new(snapshot));
         tracing::info!(generation, "published snapshot");

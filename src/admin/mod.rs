@@ -46,9 +46,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
-use crate::events::EventLog;
-use crate::publish::SnapshotReader;
-use crate::signal::Observation;
+use crate::health::events::EventLog;
+use crate::dns::ServedReader;
+use crate::health::signal::Observation;
 
 /// Largest request body accepted, bytes (1 MiB).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -61,7 +61,7 @@ pub const MAX_DECISIONS: usize = 1000;
 #[derive(Clone)]
 pub struct AdminState {
     /// The snapshot being served (status, known CDNs).
-    pub reader: SnapshotReader,
+    pub reader: ServedReader,
     /// Where accepted telemetry goes (the health engine).
     pub telemetry: mpsc::Sender<Observation>,
     /// Recent decision events.
@@ -313,7 +313,7 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
-    let known = telemetry::known_cdns(&state.reader.load_full());
+    let known = telemetry::known_cdns(&state.reader.load_full().zones);
     let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
         Ok(o) => o,
         Err(e) => {

@@ -46,9 +46,9 @@ use std::collections::BTreeSet;
 use serde::Deserialize;
 
 use crate::clock::Millis;
-use crate::signal::Observation;
-use crate::snapshot::Snapshot;
-use crate::zone::health::parse_region;
+use crate::health::signal::Observation;
+use crate::zone::ZoneSet;
+use crate::region::parse_region;
 
 /// Most measurements accepted in one batch.
 pub const MAX_MEASUREMENTS: usize = 10_000;
@@ -178,9 +178,9 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-/// The CDN names of every steered name served by `snapshot`, sorted.
-pub fn known_cdns(snapshot: &Snapshot) -> BTreeSet<String> {
-    snapshot.zones.steered().flat_map(|s| s.cdns.iter().map(|c| c.name.clone())).collect()
+/// The CDN names of every steered name in `zones`, sorted.
+pub fn known_cdns(zones: &ZoneSet) -> BTreeSet<String> {
+    zones.steered().flat_map(|s| s.cdns.iter().map(|c| c.name.clone())).collect()
 }
 
 fn check_number(value: f64, field: impl FnOnce() -> String) -> Result<(), TelemetryError> {

@@ -9,8 +9,8 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RData, RecordType};
 
 use super::table::{NodeKind, WireRecord, ZoneTable, wire_name, wire_parent};
-use crate::decide::Steering;
-use crate::snapshot::Snapshot;
+use crate::steer::decide::Steering;
+use super::Served;
 
 /// Longest CNAME chain followed inside our own zones.
 pub const MAX_CHAIN: usize = 8;
@@ -101,7 +101,7 @@ fn enclosing_zone(table: &ZoneTable, name: &[u8]) -> Option<usize> {
 /// Answer one question. `qname` is the lower-case wire form; `client` is the (normalised)
 /// address the client is located by: the ECS address when the resolver sent one, else the
 /// packet's source.
-pub fn answer<'a>(snap: &'a Snapshot, qname: &[u8], qtype: RecordType, qclass: DNSClass, client: IpAddr) -> Answer<'a> {
+pub fn answer<'a>(snap: &'a Served, qname: &[u8], qtype: RecordType, qclass: DNSClass, client: IpAddr) -> Answer<'a> {
     if qclass != DNSClass::IN && qclass != DNSClass::ANY {
         return Answer::empty(ResponseCode::Refused, false);
     }

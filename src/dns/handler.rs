@@ -2,7 +2,7 @@
 //! once, applies the protocol rules (opcode, EDNS version, ECS, question count), calls
 //! `answer`, and encodes within the UDP size limit (TC=1 beyond it).
 //!
-//! Two front ends share `decide`: `Handler::handle_into` (the listeners' fast path over
+//! Two front ends share `respond`: `Handler::handle_into` (the listeners' fast path over
 //! `wire`, no allocation) and hickory's `RequestHandler` (for embedding in a hickory `Server`
 //! or driving in-process with a capturing response handler).
 
@@ -12,7 +12,6 @@ use hickory_proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCo
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::net::runtime::Time;
-use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
@@ -20,15 +19,14 @@ use super::answer::{Answer, answer};
 use super::table::wire_name;
 use super::wire::{self, EcsState, EdnsInfo, Parsed, Reply};
 use crate::geo;
-use crate::publish::SnapshotReader;
-use crate::snapshot::Snapshot;
+use super::{Served, ServedReader};
 
 /// UDP payload size we advertise and never exceed (DNS flag day 2020).
 pub const MAX_UDP_PAYLOAD: u16 = wire::ADVERTISED_PAYLOAD;
 /// UDP limit without EDNS (RFC 1035).
 pub const CLASSIC_UDP_PAYLOAD: u16 = 512;
 
-/// What `decide` needs from a query, whichever parser read it.
+/// What `respond` needs from a query, whichever parser read it.
 #[derive(Debug, Clone, Copy)]
 pub struct QueryView<'q> {
     /// Opcode (0 = QUERY).
@@ -47,7 +45,7 @@ pub struct QueryView<'q> {
 
 /// The protocol-independent response: what to answer, before encoding.
 #[derive(Debug)]
-pub struct Decision<'s> {
+pub struct Outcome<'s> {
     /// Records and response code.
     pub answer: Answer<'s>,
     /// Send an OPT (the query had one).
@@ -59,12 +57,12 @@ pub struct Decision<'s> {
 }
 
 /// Apply the protocol rules and answer.
-pub fn decide<'s>(snap: &'s Snapshot, q: &QueryView<'_>) -> Decision<'s> {
+pub fn respond<'s>(snap: &'s Served, q: &QueryView<'_>) -> Outcome<'s> {
     let udp_limit = match q.edns {
         Some(e) => e.payload.clamp(CLASSIC_UDP_PAYLOAD, MAX_UDP_PAYLOAD),
         None => CLASSIC_UDP_PAYLOAD,
     };
-    let early = |rcode| Decision { answer: Answer::empty(rcode, false), opt: q.edns.is_some(), ecs: None, udp_limit };
+    let early = |rcode| Outcome { answer: Answer::empty(rcode, false), opt: q.edns.is_some(), ecs: None, udp_limit };
     if q.opcode != u8::from(OpCode::Query) {
         return early(ResponseCode::NotImp);
     }
@@ -95,25 +93,34 @@ pub fn decide<'s>(snap: &'s Snapshot, q: &QueryView<'_>) -> Decision<'s> {
         };
         (addr, source, scope)
     });
-    Decision { answer, opt: q.edns.is_some(), ecs, udp_limit }
+    Outcome { answer, opt: q.edns.is_some(), ecs, udp_limit }
+}
+
+/// How a query arrived: UDP answers are held to the client's size limit, TCP ones are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Datagram: the answer must fit `min(EDNS size, 1232)` or 512 bytes, else TC=1.
+    Udp,
+    /// Stream: up to 65,535 bytes.
+    Tcp,
 }
 
 /// Answers queries from the current snapshot.
 #[derive(Clone, Debug)]
 pub struct Handler {
-    reader: SnapshotReader,
+    reader: ServedReader,
 }
 
 impl Handler {
     /// A handler over the snapshots `reader` sees.
-    pub fn new(reader: SnapshotReader) -> Handler {
+    pub fn new(reader: ServedReader) -> Handler {
         Handler { reader }
     }
 
     /// The fast path: bytes in, response written into `out`. Returns false when the packet is
     /// dropped (shorter than a header, or QR=1: never answer a response). A readable header
     /// with an unreadable body gets FORMERR.
-    pub fn handle_into(&self, raw: &[u8], src: SocketAddr, protocol: Protocol, out: &mut Vec<u8>) -> bool {
+    pub fn handle_into(&self, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
         let q = match wire::parse(raw) {
             Parsed::Drop => return false,
             Parsed::FormErr(h) => {
@@ -131,17 +138,17 @@ impl Handler {
             edns: q.edns,
             src: src.ip(),
         };
-        let d = decide(&snap, &view);
+        let d = respond(&snap, &view);
         let reply = Reply { answer: &d.answer, opt: d.opt, dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok), ecs: d.ecs };
-        let limit = if protocol == Protocol::Udp { usize::from(d.udp_limit) } else { usize::from(u16::MAX) };
+        let limit = if transport == Transport::Udp { usize::from(d.udp_limit) } else { usize::from(u16::MAX) };
         wire::write_reply(out, &q, &reply, limit);
         true
     }
 
     /// `handle_into` with a fresh buffer: `None` means drop.
-    pub fn handle_packet(&self, raw: &[u8], src: SocketAddr, protocol: Protocol) -> Option<Vec<u8>> {
+    pub fn handle_packet(&self, raw: &[u8], src: SocketAddr, transport: Transport) -> Option<Vec<u8>> {
         let mut out = Vec::with_capacity(512);
-        self.handle_into(raw, src, protocol, &mut out).then_some(out)
+        self.handle_into(raw, src, transport, &mut out).then_some(out)
     }
 }
 
@@ -189,7 +196,7 @@ impl RequestHandler for Handler {
                     }),
                     src: request.src().ip(),
                 };
-                Some(decide(&snap, &view))
+                Some(respond(&snap, &view))
             }
             _ => None,
         };

@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::net::xfer::Protocol;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::handler::Handler;
+use super::handler::{Handler, Transport};
 
 /// Listener settings.
 #[derive(Debug, Clone)]
@@ -152,7 +151,7 @@ async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: Cancellation
         if stop.is_cancelled() {
             return;
         }
-        if src.port() == 0 || !handler.handle_into(&buf[..len], src, Protocol::Udp, &mut reply) {
+        if src.port() == 0 || !handler.handle_into(&buf[..len], src, Transport::Udp, &mut reply) {
             continue;
         }
         let sent = match socket.try_send_to(&reply, src) {
@@ -219,7 +218,7 @@ async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, handler: &Handle
         tokio::time::timeout(idle, stream.read_exact(&mut msg))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in the middle of a message"))??;
-        let Some(reply) = handler.handle_packet(&msg, src, Protocol::Tcp) else {
+        let Some(reply) = handler.handle_packet(&msg, src, Transport::Tcp) else {
             // Junk on a stream: nothing sensible to answer, and framing may be lost.
             return Ok(());
         };

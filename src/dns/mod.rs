@@ -3,10 +3,16 @@
 //! queries and writes responses on the fast path, `listener` owns the sockets.
 
 pub mod answer;
+pub mod fuzz;
 pub mod handler;
 pub mod listener;
 pub mod table;
 pub mod wire;
 
-pub use handler::Handler;
+pub use handler::{Handler, Transport};
 pub use table::ZoneTable;
+
+/// The snapshot the DNS path serves from: the shared `Snapshot` with this room's wire table.
+pub type Served = crate::snapshot::Snapshot<ZoneTable>;
+/// The read handle on it.
+pub type ServedReader = crate::snapshot::SnapshotReader<ZoneTable>;

@@ -4,10 +4,8 @@
 //! The database is read into memory (never mmap'd: operators replace the file in place) and
 //! checked before use. Both the GeoIP2/GeoLite2 layout (`country.iso_code`, `continent.code`)
 //! and flat layouts (`country_code`, as in the bundled iptoasn database) are read; flat ones get
-//! their continent from the built-in table in `countries`. Every distinct record is decoded once
+//! their continent from the built-in table in `crate::region`. Every distinct record is decoded once
 //! at load time, so a query costs one tree walk and one small map lookup.
-
-mod countries;
 
 use rustc_hash::FxHashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -16,7 +14,7 @@ use std::path::{Path, PathBuf};
 use maxminddb::{Reader, WithinOptions};
 use serde::Deserialize;
 
-use crate::zone::model::Code2;
+use crate::region::{self, Code2};
 
 /// Largest database accepted (the full GeoIP2 City is ~70 MB; a country database ~10 MB).
 pub const MAX_DB_BYTES: u64 = 512 * 1024 * 1024;
@@ -150,14 +148,14 @@ impl RawRecord<'_> {
                 // Regional registry pseudo-codes some flat databases use.
                 "AP" => place.continent = Some(*b"AS"),
                 "EU" => place.continent = Some(*b"EU"),
-                _ => place.country = country_code(text),
+                _ => place.country = region::country_code(text),
             }
         }
         let continent_text = self.continent.as_ref().and_then(|c| c.code).or(self.continent_code);
         place.continent = continent_text
-            .and_then(continent_code)
+            .and_then(region::continent_code)
             .or(place.continent)
-            .or_else(|| place.country.and_then(countries::continent_of));
+            .or_else(|| place.country.and_then(region::continent_of));
         place
     }
 }
@@ -265,29 +263,4 @@ pub fn normalize(ip: IpAddr) -> IpAddr {
         },
         v4 => v4,
     }
-}
-
-/// An assigned ISO 3166-1 alpha-2 code (upper or lower case in, upper case out).
-pub fn country_code(text: &str) -> Option<Code2> {
-    let b = text.as_bytes();
-    if b.len() != 2 {
-        return None;
-    }
-    let code = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
-    countries::continent_of(code).map(|_| code)
-}
-
-/// One of the seven continent codes.
-pub fn continent_code(text: &str) -> Option<Code2> {
-    let b = text.as_bytes();
-    if b.len() != 2 {
-        return None;
-    }
-    let code = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
-    countries::CONTINENTS.contains(&code).then_some(code)
-}
-
-/// Continent of an assigned country code.
-pub fn continent_of(country: Code2) -> Option<Code2> {
-    countries::continent_of(country)
 }

@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::{FetchResult, ProbeTiming};
-use crate::signal::FailureReason;
+use crate::health::signal::FailureReason;
 use crate::zone::health::Probe;
 
 /// A failure and its detail.

@@ -17,7 +17,7 @@ mod schedule;
 pub use fetch::{cache_status, fetch, fetch_with_tls, tls_config};
 pub use schedule::spawn_probes;
 
-use crate::signal::{FailureReason, Millis, Observation};
+use crate::health::signal::{FailureReason, Millis, Observation};
 use crate::zone::health::Probe;
 
 /// What one successful probe fetch measured.

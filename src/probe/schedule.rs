@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{FetchResult, fetch, to_observation};
 use crate::clock::Clock;
-use crate::signal::Observation;
+use crate::health::signal::Observation;
 use crate::zone::health::Probe;
 
 /// At most one "channel full" warning per probe this often.

@@ -13,7 +13,7 @@ use super::model::{
 };
 use super::spec::{self, CandidatesSpec, OrderedMap, Spanned, ZoneFile, pos};
 use crate::diag::{Code, Diagnostics, Pos};
-use crate::geo;
+use crate::region;
 
 /// Bounds for TTLs, seconds.
 pub mod ttl_bounds {
@@ -125,14 +125,8 @@ pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Optio
     let mut seen_steered = HashSet::new();
     steered.retain(|s: &SteeredName| seen_steered.insert(s.name.clone()));
 
-    let cdn_names: HashSet<String> = spec
-        .steered
-        .0
-        .iter()
-        .flat_map(|(_, s)| s.value.cdns.value.0.iter().map(|(k, _)| k.value.clone()))
-        .collect();
-    let network_names: HashSet<String> = spec.networks.0.iter().map(|(k, _)| k.value.clone()).collect();
-    let health = super::health::check_health(file, spec.health.as_ref(), &cdn_names, &network_names, cx.diags);
+    let facts = zone_facts(&spec);
+    let health = super::health::check_health(file, spec.health.as_ref(), &facts, cx.diags);
 
     if diags_len(&cx) > before {
         return None;
@@ -145,6 +139,24 @@ pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Optio
         steered,
         health,
     })
+}
+
+/// What the health checks need to know about the rest of the file.
+fn zone_facts(spec: &ZoneFile) -> super::health::ZoneFacts {
+    let mut facts = super::health::ZoneFacts {
+        cdns: spec.steered.0.iter().flat_map(|(_, s)| s.value.cdns.value.0.iter().map(|(k, _)| k.value.clone())).collect(),
+        networks: spec.networks.0.iter().map(|(k, _)| k.value.clone()).collect(),
+        regions: Vec::new(),
+    };
+    for (key, s) in &spec.steered.0 {
+        let r = &s.value.regions.value;
+        let base = format!("steered.{}.regions", key.value);
+        for (kind, map) in [("networks", &r.networks), ("countries", &r.countries), ("continents", &r.continents)] {
+            facts.regions.extend(map.0.iter().map(|(k, c)| (format!("{base}.{kind}.{}", k.value), c.value.0.len())));
+        }
+        facts.regions.push((format!("{base}.default"), r.default.value.0.len()));
+    }
+    facts
 }
 
 fn diags_len(cx: &Cx<'_>) -> usize {
@@ -393,7 +405,7 @@ impl Cx<'_> {
         }
         for (key, cands) in &regions_spec.countries.0 {
             let p = format!("{rpath}.countries.{}", key.value);
-            let Some(code) = geo::country_code(&key.value) else {
+            let Some(code) = region::country_code(&key.value) else {
                 self.err(pos(key), &p, Code::UnknownCountry, format!("`{}` is not an ISO 3166-1 alpha-2 country code (e.g. KR, JP, US)", key.value));
                 continue;
             };
@@ -403,7 +415,7 @@ impl Cx<'_> {
         }
         for (key, cands) in &regions_spec.continents.0 {
             let p = format!("{rpath}.continents.{}", key.value);
-            let Some(code) = geo::continent_code(&key.value) else {
+            let Some(code) = region::continent_code(&key.value) else {
                 self.err(pos(key), &p, Code::UnknownContinent, format!("`{}` is not a continent code; expected one of AF, AN, AS, EU, NA, OC, SA", key.value));
                 continue;
             };

@@ -8,12 +8,10 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 
 pub use super::name::DomainName;
+pub use crate::region::{Code2, RegionKey};
 
 /// Index of a CDN within its steered name's `cdns`.
 pub type CdnIndex = usize;
-
-/// A two-letter code (country or continent) in upper case.
-pub type Code2 = [u8; 2];
 
 /// All zones served, as loaded from one directory.
 #[derive(Debug, Clone, Default)]
@@ -184,31 +182,6 @@ pub struct Candidate {
     pub cdn: CdnIndex,
     /// Relative weight, > 0.
     pub weight: f64,
-}
-
-/// Where a client is, as far as region selection cares: the order of the variants is the
-/// order of precedence.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum RegionKey {
-    /// A named CIDR list of the zone.
-    Network(String),
-    /// An ISO country.
-    Country(Code2),
-    /// A continent.
-    Continent(Code2),
-    /// Everyone else.
-    Default,
-}
-
-impl std::fmt::Display for RegionKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            RegionKey::Network(n) => write!(f, "network:{n}"),
-            RegionKey::Country(c) => write!(f, "country:{}", String::from_utf8_lossy(c)),
-            RegionKey::Continent(c) => write!(f, "continent:{}", String::from_utf8_lossy(c)),
-            RegionKey::Default => f.write_str("default"),
-        }
-    }
 }
 
 /// One region of a steered name and its candidate CDNs.

@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use cdnsteer::admin::{self, AdminState};
 use cdnsteer::clock::Clock;
-use cdnsteer::config::{AdminListen, Config, DEFAULT_ADMIN_LISTEN, Overrides};
+use cdnsteer::config::{AdminListen, Config, DEFAULT_ADMIN_LISTEN, Flags};
 use cdnsteer::diag::Code;
-use cdnsteer::events::{DecisionEvent, EventLog};
+use cdnsteer::health::events::{DecisionEvent, EventLog};
 use cdnsteer::publish::Publisher;
-use cdnsteer::signal::Observation;
+use cdnsteer::health::signal::Observation;
 use cdnsteer::zone::model::RegionKey;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -503,39 +503,39 @@ async fn stopped_health_engine_is_503() {
 // ---------------------------------------------------------------------------------------------
 // The `admin:` block of the daemon config.
 
-fn load(dir: &Path, text: &str, overrides: &Overrides) -> Result<Config, cdnsteer::diag::LoadError> {
+fn load(dir: &Path, text: &str, flags: &Flags) -> Result<Config, cdnsteer::diag::LoadError> {
     let path = dir.join("cdnsteer.yaml");
     std::fs::write(&path, text).expect("write config");
-    Config::load(Some(&path), overrides)
+    Config::load(Some(&path), flags)
 }
 
 #[test]
 fn admin_config_defaults_file_and_overrides() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let c = Config::load(None, &Overrides::default()).expect("defaults");
+    let c = Config::load(None, &Flags::default()).expect("defaults");
     assert_eq!((c.admin_listen, c.admin_token.as_deref()), (Some(DEFAULT_ADMIN_LISTEN), None));
     assert_eq!(DEFAULT_ADMIN_LISTEN.to_string(), "127.0.0.1:8053");
 
     let token = dir.path().join("admin.token");
     std::fs::write(&token, format!("  {TOKEN}\n")).expect("write token");
     let text = format!("version: 1\nadmin:\n  listen: \"[::1]:9053\"\n  token_file: {}\n", token.display());
-    let c = load(dir.path(), &text, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    let c = load(dir.path(), &text, &Flags::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_listen, Some("[::1]:9053".parse().expect("addr")));
     assert_eq!(c.admin_token.as_deref(), Some(TOKEN));
     assert!(!format!("{c:?}").contains(TOKEN), "Debug must not print the token");
 
-    let c = load(dir.path(), "version: 1\nadmin: {listen: off}\n", &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+    let c = load(dir.path(), "version: 1\nadmin: {listen: off}\n", &Flags::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_listen, None);
 
     // The command line wins: a listener back on, and another token file.
     let other = dir.path().join("other.token");
     std::fs::write(&other, "other-token").expect("write token");
-    let overrides = Overrides {
+    let flags = Flags {
         admin_listen: Some("127.0.0.1:0".parse::<AdminListen>().expect("addr")),
         admin_token_file: Some(other),
-        ..Overrides::default()
+        ..Flags::default()
     };
-    let c = load(dir.path(), &text, &overrides).unwrap_or_else(|e| panic!("{e}"));
+    let c = load(dir.path(), &text, &flags).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_listen, Some("127.0.0.1:0".parse().expect("addr")));
     assert_eq!(c.admin_token.as_deref(), Some("other-token"));
     assert_eq!("off".parse::<AdminListen>(), Ok(AdminListen::Off));
@@ -549,22 +549,22 @@ fn admin_config_problems_are_located() {
     std::fs::write(&empty, " \n").expect("write token");
     let missing = dir.path().join("missing.token");
     let text = format!("version: 1\nadmin:\n  listen: nowhere\n  token_file: {}\n", empty.display());
-    let err = load(dir.path(), &text, &Overrides::default()).expect_err("bad admin block");
+    let err = load(dir.path(), &text, &Flags::default()).expect_err("bad admin block");
     let got: Vec<(Code, u64, &str)> = err.diagnostics.iter().map(|d| (d.code, d.pos.line, d.path.as_str())).collect();
     assert_eq!(got, [(Code::InvalidSetting, 3, "admin.listen"), (Code::InvalidSetting, 4, "admin.token_file")], "{err}");
     assert!(err.diagnostics.iter().all(|d| d.file == dir.path().join("cdnsteer.yaml")), "{err}");
     assert!(err.diagnostics[1].message.contains("is empty"), "{err}");
 
     let text = format!("version: 1\nadmin: {{token_file: {}}}\n", missing.display());
-    let err = load(dir.path(), &text, &Overrides::default()).expect_err("missing token file");
+    let err = load(dir.path(), &text, &Flags::default()).expect_err("missing token file");
     assert_eq!((err.diagnostics[0].code, err.diagnostics[0].pos.line), (Code::InvalidSetting, 2), "{err}");
     assert!(err.diagnostics[0].message.contains("cannot read admin token file"), "{err}");
 
-    let err = load(dir.path(), "version: 1\nadmin: {port: 8053}\n", &Overrides::default()).expect_err("unknown key");
+    let err = load(dir.path(), "version: 1\nadmin: {port: 8053}\n", &Flags::default()).expect_err("unknown key");
     assert_eq!((err.diagnostics[0].code, err.diagnostics[0].path.as_str()), (Code::UnknownKey, "admin.port"), "{err}");
 
-    let overrides = Overrides { admin_token_file: Some(missing.clone()), ..Overrides::default() };
-    let err = Config::load(None, &overrides).expect_err("missing token file on the command line");
+    let flags = Flags { admin_token_file: Some(missing.clone()), ..Flags::default() };
+    let err = Config::load(None, &flags).expect_err("missing token file on the command line");
     assert_eq!((err.diagnostics[0].code, err.diagnostics[0].path.as_str()), (Code::InvalidSetting, "--admin-token-file"), "{err}");
     assert_eq!(err.diagnostics[0].file, missing);
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use cdnsteer::config::{AdminListen, Config, Overrides};
+use cdnsteer::config::{AdminListen, Config, Flags};
 use cdnsteer::daemon::{self, Running};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
@@ -35,15 +35,15 @@ pub struct TestServer {
 
 /// Start the real server on 127.0.0.1 with an OS-chosen port.
 pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
-    let overrides = Overrides {
+    let flags = Flags {
         zones: Some(zones.to_path_buf()),
         geoip: Some(geoip.to_path_buf()),
         listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         log_format: None,
         admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
-        ..Overrides::default()
+        ..Flags::default()
     };
-    let config = Config::load(None, &overrides).expect("config");
+    let config = Config::load(None, &flags).expect("config");
     let running = daemon::start(config).await.expect("server starts");
     TestServer { udp: running.udp[0], tcp: running.tcp[0], running }
 }

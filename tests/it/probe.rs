@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use cdnsteer::clock::Clock;
 use cdnsteer::probe::{FetchResult, fetch, fetch_with_tls, spawn_probes, tls_config, to_observation};
-use cdnsteer::signal::{FailureReason, Observation};
+use cdnsteer::health::signal::{FailureReason, Observation};
 use cdnsteer::zone::health::Probe;
 use cdnsteer::zone::model::RegionKey;
 use rustls::pki_types::CertificateDer;

@@ -87,7 +87,7 @@ async fn request_handler_matches_fast_path() {
     let mut compared = 0;
     for ask in &asks {
         let bytes = ask.bytes();
-        let fast = handler.handle_packet(&bytes, src, Protocol::Udp).expect("fast path reply");
+        let fast = handler.handle_packet(&bytes, src, cdnsteer::dns::Transport::Udp).expect("fast path reply");
         let fast = Message::from_vec(&fast).expect("fast path parses");
 
         let request = Request::from_bytes(bytes.clone(), src, Protocol::Udp).expect("request decodes");

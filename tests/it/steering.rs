@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cdnsteer::config::{AdminListen, Config, Overrides};
+use cdnsteer::config::{AdminListen, Config, Flags};
 use cdnsteer::daemon::{self, Running};
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
@@ -97,12 +97,12 @@ health:
 
 async fn start(dir: &std::path::Path, zone_text: &str, token: Option<&str>) -> Running {
     std::fs::write(dir.join("example.com.yaml"), zone_text).expect("write zone");
-    let overrides = Overrides {
+    let overrides = Flags {
         zones: Some(dir.to_path_buf()),
         geoip: Some(bundled_geoip()),
         listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
-        ..Overrides::default()
+        ..Flags::default()
     };
     let mut config = Config::load(None, &overrides).expect("config");
     config.admin_token = token.map(str::to_string);
@@ -156,7 +156,7 @@ async fn a_kr_fault_drains_kr_only_and_heals_after_the_hold_ramping() {
     // Warm up: every probe has reported and scored.
     let warm = until(Duration::from_secs(5), || async {
         ["KR", "JP", "default"].iter().all(|r| {
-            let key = cdnsteer::zone::health::parse_region(r).expect("region");
+            let key = cdnsteer::region::parse_region(r).expect("region");
             s.engine_view("live.example.com.", &key).is_some_and(|v| v.iter().all(|c| c.score.is_some()))
         })
     })
@@ -307,8 +307,8 @@ async fn pushed_telemetry_moves_shares_like_probes() {
     let akamai = || s.engine_view("live.example.com.", &kr).and_then(|v| v.into_iter().find(|c| c.cdn == "akamai")).expect("akamai");
     assert!(until(Duration::from_secs(3), || async { akamai().share == 0.0 }).await.is_some(), "{:?}", akamai());
     let akamai = akamai();
-    assert!(matches!(akamai.status, cdnsteer::share::Status::Down { .. }), "{akamai:?}");
-    assert!(akamai.last.as_ref().is_some_and(|s| s.reasons[0].signal == cdnsteer::score::SignalKind::Errors), "{akamai:?}");
+    assert!(matches!(akamai.status, cdnsteer::health::share::Status::Down { .. }), "{akamai:?}");
+    assert!(akamai.last.as_ref().is_some_and(|s| s.reasons[0].signal == cdnsteer::health::score::SignalKind::Errors), "{akamai:?}");
     let jp: HashMap<String, usize> = answers(dns, "JP").await.0.into_iter().fold(HashMap::new(), |mut m, c| {
         *m.entry(c).or_default() += 1;
         m

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use cdnsteer::config::{Config, LogFormat, Overrides};
+use cdnsteer::config::{Config, LogFormat, Flags};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -16,7 +16,7 @@ fn repo() -> PathBuf {
 #[test]
 fn example_daemon_config_loads_with_every_value() {
     let path = repo().join("systemd/cdnsteer.yaml");
-    let config = match Config::load(Some(&path), &Overrides::default()) {
+    let config = match Config::load(Some(&path), &Flags::default()) {
         Ok(c) => c,
         Err(e) => panic!("systemd/cdnsteer.yaml rejected:\n{e}"),
     };

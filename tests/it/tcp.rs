@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cdnsteer::config::{AdminListen, Config, Overrides};
+use cdnsteer::config::{AdminListen, Config, Flags};
 use cdnsteer::daemon;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
@@ -13,13 +13,13 @@ use tokio::net::TcpStream;
 use crate::harness::{Ask, bundled_geoip, repo};
 
 async fn start_with(idle: Duration, max_connections: usize) -> daemon::Running {
-    let overrides = Overrides {
+    let overrides = Flags {
         zones: Some(repo().join("zones")),
         geoip: Some(bundled_geoip()),
         listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         log_format: None,
         admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
-        ..Overrides::default()
+        ..Flags::default()
     };
     let mut config = Config::load(None, &overrides).expect("config");
     config.listen.tcp_idle = idle;

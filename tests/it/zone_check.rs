@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cdnsteer::config::{Config, LogFormat, Overrides};
+use cdnsteer::config::{Config, LogFormat, Flags};
 use cdnsteer::diag::{Code, Diagnostic, Diagnostics, LoadError};
 use cdnsteer::zone;
 use cdnsteer::zone::model::{RecordKind, RegionKey};
@@ -690,7 +690,7 @@ fn check_cli_rejects_an_invalid_zone_with_its_location() {
 fn load_config(text: &str) -> (Result<Config, LoadError>, PathBuf, TempDir) {
     let dir = TempDir::new("config");
     let path = dir.write("cdnsteer.yaml", text);
-    (Config::load(Some(&path), &Overrides::default()), path, dir)
+    (Config::load(Some(&path), &Flags::default()), path, dir)
 }
 
 #[test]
@@ -722,11 +722,11 @@ log_format: json
     assert_eq!(c.log_format, LogFormat::Json);
 
     // The command line wins over the file.
-    let overrides = Overrides {
+    let overrides = Flags {
         zones: Some(PathBuf::from("other-zones")),
         listen: vec!["127.0.0.1:53".parse().expect("addr")],
         log_format: Some(LogFormat::Text),
-        ..Overrides::default()
+        ..Flags::default()
     };
     let c = Config::load(Some(&path), &overrides).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.zones, PathBuf::from("other-zones"));

@@ -11,13 +11,12 @@ use smallvec::SmallVec;
 
 use serde::Serialize;
 
-use crate::decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share};
-use crate::events::DecisionEvent;
-use crate::geo;
-use crate::score::{self, Score, Smoothed};
-use crate::select;
-use crate::share::{self, CandidateInput, RegionState, Status};
-use crate::signal::{Millis, Observation, SignalStore, SignalValues};
+use crate::steer::decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share};
+use crate::health::events::DecisionEvent;
+use crate::health::score::{self, Score, Smoothed};
+use crate::steer::select;
+use crate::health::share::{self, CandidateInput, RegionState, Status};
+use crate::health::signal::{Millis, Observation, SignalStore, SignalValues};
 use crate::zone::health::HealthPolicy;
 use crate::zone::model::{Region, RegionKey, SteeredName, ZoneSet};
 
@@ -90,7 +89,7 @@ pub struct Engine {
 /// continent (for a country), then `default`.
 fn signal_chain(key: &RegionKey) -> [Option<RegionKey>; 3] {
     let continent = match key {
-        RegionKey::Country(c) => geo::continent_of(*c).map(RegionKey::Continent),
+        RegionKey::Country(c) => crate::region::continent_of(*c).map(RegionKey::Continent),
         _ => None,
     };
     let default = (*key != RegionKey::Default).then_some(RegionKey::Default);
@@ -509,7 +508,7 @@ health:
                 failure: None,
             }
         } else {
-            Observation::failed_probe(cdn, region, "v", at, crate::signal::FailureReason::Timeout, 2000)
+            Observation::failed_probe(cdn, region, "v", at, crate::health::signal::FailureReason::Timeout, 2000)
         }
     }
 

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use crate::geo::Located;
-use crate::select::{self, Cell};
+use crate::steer::select::{self, Cell};
 use crate::zone::model::{CdnIndex, Code2, RegionKey, SteeredName, ZoneSet};
 
 /// Settings of the selection that are not per zone.

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::signal::Millis;
+use crate::health::signal::Millis;
 
 /// One change of a region's shares.
 #[derive(Debug, Clone, PartialEq, Serialize)]

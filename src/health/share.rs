@@ -17,7 +17,7 @@
 use serde::Serialize;
 use smallvec::SmallVec;
 
-use crate::signal::Millis;
+use crate::health::signal::Millis;
 use crate::zone::health::HealthPolicy;
 
 /// Health state of one CDN in one region.

@@ -11,7 +11,7 @@
 
 use serde::Serialize;
 
-use crate::signal::{Millis, SignalValues};
+use crate::health::signal::{Millis, SignalValues};
 use crate::zone::health::{Bounds, HealthPolicy};
 
 /// The four scored signals.

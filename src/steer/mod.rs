@@ -1,0 +1,13 @@
+//! Query-time steering and the planning step that feeds it, all pure:
+//!
+//! - `select`: weighted rendezvous hashing over client cells (sticky, minimal movement).
+//! - `decide`: the `DecisionTable` the query path reads: region index (CIDR lists > country >
+//!   continent > default), the weighted pick, ECS scope and TTL for one client.
+//! - `plan`: zones + the health engine's view + operator overrides + `now` -> a
+//!   `DecisionTable` and the explain data beside it. The daemon, explain, the simulator and
+//!   tests all call this one function.
+
+pub mod decide;
+pub mod select;
+
+pub use decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share, Steering};
