@@ -25,9 +25,10 @@ fn main() {
         }
     };
     let (mut engine, mut now) = fixture::warm_engine(&zones, &countries);
+    let overrides = cdnsteer::overrides::OverrideSet::new();
     for _ in 0..n {
-        now += 1;
-        black_box(engine.tick(&zones, now));
+        now += fixture::TICK_MS;
+        black_box(engine.tick(&zones, &overrides, now));
     }
     println!("{n} ticks");
 }

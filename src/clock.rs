@@ -1,30 +1,23 @@
-//! The one place the daemon reads the monotonic clock. Pure code takes `Millis` from here (or
-//! from the simulator, or from a test), never from the OS.
+//! The one place the daemon reads the wall clock. Pure code (health, steer, overrides) takes
+//! a `Millis` passed in from here, or from the simulator, or from a test, never from the OS.
 
-use std::time::Instant;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use crate::health::signal::Millis;
+pub use crate::timestamp::Millis;
 
-/// Milliseconds since the clock was created.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    start: Instant,
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::new()
-    }
-}
+/// The system's wall clock, as Unix milliseconds (UTC). Wall time, not a monotonic counter:
+/// override expiries and history must mean the same instant after a restart.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock;
 
 impl Clock {
-    /// A clock starting now.
+    /// The clock.
     pub fn new() -> Clock {
-        Clock { start: Instant::now() }
+        Clock
     }
 
-    /// Milliseconds elapsed.
+    /// Unix milliseconds now (0 if the system clock is set before 1970).
     pub fn now(&self) -> Millis {
-        self.start.elapsed().as_millis() as Millis
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
     }
 }

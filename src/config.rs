@@ -10,11 +10,12 @@
 //! ```
 //!
 //! The admin API listens on `127.0.0.1:8053` unless told otherwise (`listen: off` or
-//! `--admin-listen off` turns it off). The token file is read once, at load time: its
-//! contents, trimmed, are the bearer token telemetry pushes must present; an unreadable or
-//! empty file, or one with spaces inside the token, is an `invalid-setting` error. Without a
-//! token file the read-only endpoints still work, and telemetry is refused with 403 wherever
-//! the listener is bound.
+//! `--admin-listen off` turns it off). The token file is read once, at load time: one
+//! `NAME TOKEN` per line (a token alone is named `admin`); the name is recorded in the audit
+//! log as who made a change. An unreadable or empty file, or a malformed line, is an
+//! `invalid-setting` error. Without a token file `serve` creates `STATE_DIR/admin.token`
+//! (mode 0600, one random token named `local`) on first start and logs its path; read-only
+//! endpoints need no token.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -69,6 +70,32 @@ pub struct ConfigFile {
     /// Admin API.
     #[serde(default)]
     pub admin: Option<AdminFile>,
+    /// Directory for durable state: operator overrides, the audit log, the generated admin
+    /// token.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
+    /// Operator overrides.
+    #[serde(default)]
+    pub overrides: Option<OverridesFile>,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: Option<MetricsFile>,
+}
+
+/// `overrides:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverridesFile {
+    /// Longest expiry an operator override may have (`24h`, `3d`).
+    pub max_expiry: Option<Spanned<String>>,
+}
+
+/// `metrics:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// Steered names that get their own per-name series (the rest are summed).
+    pub max_names: Option<Spanned<usize>>,
 }
 
 /// `admin:` block.
@@ -140,6 +167,8 @@ pub struct Flags {
     pub admin_listen: Option<AdminListen>,
     /// `--admin-token-file`.
     pub admin_token_file: Option<PathBuf>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The resolved, immutable daemon configuration. `Debug` never prints the admin token.
@@ -157,8 +186,33 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Admin API address; `None` runs no admin listener.
     pub admin_listen: Option<SocketAddr>,
-    /// Bearer token for the admin API's mutating endpoints; `None` refuses them (403).
-    pub admin_token: Option<String>,
+    /// Named bearer tokens for the admin API's mutating endpoints; none refuses them (403),
+    /// unless the daemon generates one (`state_dir/admin.token`) at start.
+    pub admin_tokens: Vec<NamedToken>,
+    /// The token file the tokens came from, if one was configured.
+    pub admin_token_file: Option<PathBuf>,
+    /// Durable state: overrides, audit log, generated token.
+    pub state_dir: PathBuf,
+    /// Longest expiry of an operator override, ms.
+    pub override_max_expiry: u64,
+    /// Steered names with their own metric series.
+    pub metrics_max_names: usize,
+}
+
+/// One named admin token (`NAME TOKEN` per line of the token file); the name is recorded in
+/// the audit log as who made a change.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NamedToken {
+    /// Who holds it (`noc`, `local`).
+    pub name: String,
+    /// The secret.
+    pub token: String,
+}
+
+impl std::fmt::Debug for NamedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NamedToken({}, <redacted>)", self.name)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -170,8 +224,9 @@ impl std::fmt::Debug for Config {
             .field("cells", &self.cells)
             .field("log_format", &self.log_format)
             .field("admin_listen", &self.admin_listen)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
-            .finish()
+            .field("admin_tokens", &self.admin_tokens)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,20 +237,49 @@ pub const DEFAULT_GEOIP: &str = "geoip/iptoasn-country.mmdb";
 /// Default admin API address: loopback only.
 pub const DEFAULT_ADMIN_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8053));
 
-/// The trimmed contents of an admin token file, or why it cannot be used.
-pub fn read_admin_token(path: &Path) -> Result<String, String> {
+/// Default state directory, relative to the working directory.
+pub const DEFAULT_STATE_DIR: &str = "state";
+/// Default longest override expiry: 24 hours.
+pub const DEFAULT_OVERRIDE_MAX_EXPIRY: u64 = 24 * 3_600_000;
+/// Default number of steered names with their own metric series.
+pub const DEFAULT_METRICS_MAX_NAMES: usize = 50;
+/// Name given to a token written alone on its line (no `NAME TOKEN`).
+pub const UNNAMED_TOKEN: &str = "admin";
+
+/// The tokens of an admin token file: one `NAME TOKEN` per line (a line holding only a token
+/// names it `admin`); blank lines and `#` comments are skipped. Tokens are printable ASCII
+/// words; names are unique.
+pub fn read_admin_tokens(path: &Path) -> Result<Vec<NamedToken>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read admin token file {}: {e}", path.display()))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(format!("admin token file {} is empty; expected one line holding the token", path.display()));
+    parse_admin_tokens(&text).map_err(|e| format!("admin token file {}: {e}", path.display()))
+}
+
+/// `read_admin_tokens` on text.
+pub fn parse_admin_tokens(text: &str) -> Result<Vec<NamedToken>, String> {
+    let mut out: Vec<NamedToken> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (name, token) = match words.as_slice() {
+            [token] => (UNNAMED_TOKEN, *token),
+            [name, token] => (*name, *token),
+            _ => return Err(format!("line {}: expected `NAME TOKEN` (or one token alone)", i + 1)),
+        };
+        if !token.chars().all(|c| c.is_ascii_graphic()) || token.len() < 8 {
+            return Err(format!("line {}: the token must be one printable ASCII word of at least 8 characters (e.g. `openssl rand -hex 32`)", i + 1));
+        }
+        if out.iter().any(|t| t.name == name) {
+            return Err(format!("line {}: token name `{name}` is used twice", i + 1));
+        }
+        out.push(NamedToken { name: name.to_string(), token: token.to_string() });
     }
-    if !token.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(format!(
-            "admin token in {} has spaces or non-ASCII characters; expected one printable ASCII word (e.g. `openssl rand -hex 32`)",
-            path.display()
-        ));
+    if out.is_empty() {
+        return Err("is empty; expected one `NAME TOKEN` line per token".to_string());
     }
-    Ok(token.to_string())
+    Ok(out)
 }
 
 impl Config {
@@ -272,7 +356,8 @@ impl Config {
             listen.udp_workers = w.value;
         }
         let mut admin_listen = Some(DEFAULT_ADMIN_LISTEN);
-        let mut admin_token = None;
+        let mut admin_tokens = Vec::new();
+        let mut admin_token_file = None;
         let admin = parsed.admin.as_ref();
         if let Some(l) = admin.and_then(|a| a.listen.as_ref()) {
             match l.value.parse::<AdminListen>() {
@@ -282,15 +367,30 @@ impl Config {
             }
         }
         if let Some(path) = &flags.admin_token_file {
-            match read_admin_token(path) {
-                Ok(t) => admin_token = Some(t),
+            match read_admin_tokens(path) {
+                Ok(t) => (admin_tokens, admin_token_file) = (t, Some(path.clone())),
                 Err(message) => diags.push(path, Pos::default(), "--admin-token-file", Code::InvalidSetting, message),
             }
         } else if let Some(t) = admin.and_then(|a| a.token_file.as_ref()) {
-            match read_admin_token(Path::new(&t.value)) {
-                Ok(token) => admin_token = Some(token),
+            match read_admin_tokens(Path::new(&t.value)) {
+                Ok(tokens) => (admin_tokens, admin_token_file) = (tokens, Some(PathBuf::from(&t.value))),
                 Err(message) => diags.push(&file_path, pos(t), "admin.token_file", Code::InvalidSetting, message),
             }
+        }
+        let mut override_max_expiry = DEFAULT_OVERRIDE_MAX_EXPIRY;
+        if let Some(v) = parsed.overrides.as_ref().and_then(|o| o.max_expiry.as_ref()) {
+            match crate::timestamp::parse_duration(&v.value) {
+                Ok(ms) if ms <= 30 * 86_400_000 => override_max_expiry = ms,
+                Ok(_) => diags.push(&file_path, pos(v), "overrides.max_expiry", Code::InvalidSetting, format!("`{}`; expected at most 30d", v.value)),
+                Err(message) => diags.push(&file_path, pos(v), "overrides.max_expiry", Code::InvalidSetting, message),
+            }
+        }
+        let mut metrics_max_names = DEFAULT_METRICS_MAX_NAMES;
+        if let Some(v) = parsed.metrics.as_ref().and_then(|m| m.max_names.as_ref()) {
+            if v.value > 10_000 {
+                diags.push(&file_path, pos(v), "metrics.max_names", Code::InvalidSetting, format!("{}; expected 0 to 10000", v.value));
+            }
+            metrics_max_names = v.value;
         }
         match flags.admin_listen {
             Some(AdminListen::Off) => admin_listen = None,
@@ -311,7 +411,11 @@ impl Config {
             cells,
             log_format: flags.log_format.or(parsed.log_format).unwrap_or_default(),
             admin_listen,
-            admin_token,
+            admin_tokens,
+            admin_token_file,
+            state_dir: flags.state_dir.clone().or(parsed.state_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            override_max_expiry,
+            metrics_max_names,
         })
     }
 }

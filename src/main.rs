@@ -7,13 +7,17 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cdnsteer::cli::{Cli, Command, LogFormatArg};
+use cdnsteer::cli::operate::{self, AddArgs, Output};
+use cdnsteer::cli::{Cli, Command, LogFormatArg, OverrideAction};
 use cdnsteer::config::{Config, LogFormat, Flags};
 
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     // hickory logs every request at info; keep it at warn unless asked.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_proto=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: journald and log files would store the escape codes raw.
+    let ansi = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -33,21 +37,16 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { dir, geoip } => {
+        Command::Check { dir, geoip, state_dir } => {
+            let mut ok = true;
             match cdnsteer::zone::load_dir(&dir) {
                 Ok(zones) => {
-                    println!(
-                        "{}: {} zone{}, {} steered name{}: OK",
-                        dir.display(),
-                        zones.zones.len(),
-                        if zones.zones.len() == 1 { "" } else { "s" },
-                        zones.steered().count(),
-                        if zones.steered().count() == 1 { "" } else { "s" }
-                    );
+                    let (z, s) = (zones.zones.len(), zones.steered().count());
+                    println!("{}: {z} zone{}, {s} steered name{}: OK", dir.display(), plural(z), plural(s));
                 }
                 Err(e) => {
                     eprintln!("{e}");
-                    return Ok(ExitCode::from(1));
+                    ok = false;
                 }
             }
             if let Some(path) = geoip {
@@ -55,15 +54,51 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let info = db.info();
                 println!("{}: {} networks, {} records, type `{}`: OK", path.display(), info.networks, info.records, info.database_type);
             }
-            Ok(ExitCode::SUCCESS)
+            if let Some(dir) = state_dir {
+                let store = cdnsteer::overrides::store::OverrideStore::new(&dir);
+                match store.load() {
+                    Ok(set) => println!("{}: {} override{}: OK", store.path().display(), set.items.len(), plural(set.items.len())),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        ok = false;
+                    }
+                }
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Serve { config, zones, geoip, listen, log_format, admin_listen, admin_token_file } => {
+        Command::Explain { name, client, ecs, json, offline, zones, geoip, admin } => {
+            let out = if offline {
+                operate::explain_offline(&zones, &geoip, &name, client.as_deref(), ecs.as_deref(), json)?
+            } else {
+                runtime()?.block_on(operate::explain_online(&admin, &name, client.as_deref(), ecs.as_deref(), json))?
+            };
+            Ok(print(out))
+        }
+        Command::Override { action, admin, token_file, state_dir, json } => {
+            let rt = runtime()?;
+            let token = || cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir);
+            let out = match action {
+                OverrideAction::List => rt.block_on(operate::override_list(&admin, json))?,
+                OverrideAction::Add { drain, pin, weight, name, region, expires, until, reason, author, force } => {
+                    let args = AddArgs { drain, pin, weight, name, region, expires, until, reason, author, force };
+                    rt.block_on(operate::override_add(&admin, &token()?, &args, json))?
+                }
+                OverrideAction::Remove { id } => rt.block_on(operate::override_remove(&admin, &token()?, &id, json))?,
+            };
+            Ok(print(out))
+        }
+        Command::Reload { admin, token_file, state_dir } => {
+            let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;
+            Ok(print(runtime()?.block_on(operate::reload(&admin, &token))?))
+        }
+        Command::Serve { config, zones, geoip, listen, log_format, admin_listen, admin_token_file, state_dir } => {
             let flags = Flags {
                 zones,
                 geoip,
                 listen,
                 admin_listen,
                 admin_token_file,
+                state_dir,
                 log_format: log_format.map(|f| match f {
                     LogFormatArg::Text => LogFormat::Text,
                     LogFormatArg::Json => LogFormat::Json,
@@ -86,5 +121,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// A small runtime for the commands that talk to a server.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Print a command's output where it belongs and give its exit code.
+fn print(out: Output) -> ExitCode {
+    if out.ok {
+        print!("{}", out.text);
+        ExitCode::SUCCESS
+    } else {
+        eprint!("{}", out.text);
+        if !out.text.ends_with('\n') {
+            eprintln!();
+        }
+        ExitCode::from(1)
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::steer::decide::{CellPrefixes, DecisionTable};
+use crate::steer::{CellPrefixes, Plan, plan};
 use crate::dns::ZoneTable;
 use crate::geo::GeoDb;
 use crate::dns::{Served, ServedReader};
@@ -22,13 +22,21 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publish generation 1 from zones and GeoIP at static weights.
+    /// Publish generation 1 from zones and GeoIP at the configured weights.
     pub fn new(zones: ZoneSet, geo: GeoDb, cells: CellPrefixes) -> Publisher {
+        let plan = plan::configured(&zones, cells);
+        Self::with_plan(zones, geo, plan, cells)
+    }
+
+    /// Publish generation 1 with a given plan (made for `zones`, e.g. with overrides that
+    /// survived a restart).
+    pub fn with_plan(zones: ZoneSet, geo: GeoDb, plan: Plan, cells: CellPrefixes) -> Publisher {
         let zones = Arc::new(zones);
         let snapshot = Snapshot {
             generation: 1,
             table: Arc::new(ZoneTable::build(&zones)),
-            decisions: Arc::new(DecisionTable::from_static(&zones, cells)),
+            decisions: Arc::new(plan.table),
+            explain: Arc::new(plan.explain),
             zones,
             geo: Arc::new(geo),
         };
@@ -45,31 +53,32 @@ impl Publisher {
         self.current.load_full()
     }
 
-    /// Swap in new zones (and a new GeoIP database, if given) with decisions built for them:
-    /// one reload, one generation, no moment where the new zones serve stale decisions.
-    pub fn publish_reload(&mut self, zones: ZoneSet, geo: Option<GeoDb>, build: impl FnOnce(&ZoneSet, CellPrefixes) -> DecisionTable) -> u64 {
+    /// Swap in new zones (and a new GeoIP database, if given) with a plan made for them: one
+    /// reload, one generation, no moment where the new zones serve stale decisions.
+    pub fn publish_reload(&mut self, zones: Arc<ZoneSet>, geo: Option<GeoDb>, build: impl FnOnce(&ZoneSet, CellPrefixes) -> Plan) -> u64 {
         let old = self.current();
-        let decisions = build(&zones, self.cells);
-        let zones = Arc::new(zones);
+        let plan = build(&zones, self.cells);
         self.store(Snapshot {
             generation: old.generation + 1,
             table: Arc::new(ZoneTable::build(&zones)),
-            decisions: Arc::new(decisions),
+            decisions: Arc::new(plan.table),
+            explain: Arc::new(plan.explain),
             zones,
             geo: geo.map_or_else(|| Arc::clone(&old.geo), Arc::new),
         })
     }
 
-    /// Swap in new decisions for the current zones. `build` gets the zones being served, so
-    /// decisions can never be paired with zones they were not made for.
-    pub fn publish_decisions(&mut self, build: impl FnOnce(&ZoneSet, CellPrefixes) -> DecisionTable) -> u64 {
+    /// Swap in a new plan for the current zones. `build` gets the zones being served, so a
+    /// plan can never be paired with zones it was not made for.
+    pub fn publish_plan(&mut self, build: impl FnOnce(&ZoneSet, CellPrefixes) -> Plan) -> u64 {
         let old = self.current();
-        let decisions = build(&old.zones, self.cells);
+        let plan = build(&old.zones, self.cells);
         self.store(Snapshot {
             generation: old.generation + 1,
             zones: Arc::clone(&old.zones),
             table: Arc::clone(&old.table),
-            decisions: Arc::new(decisions),
+            decisions: Arc::new(plan.table),
+            explain: Arc::new(plan.explain),
             geo: Arc::clone(&old.geo),
         })
     }
@@ -77,7 +86,7 @@ impl Publisher {
     fn store(&mut self, snapshot: Served) -> u64 {
         let generation = snapshot.generation;
         self.current.store(Arc::new(snapshot));
-        tracing::info!(generation, "published snapshot");
+        tracing::debug!(generation, "published snapshot");
         generation
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::steer::decide::DecisionTable;
+use crate::steer::{DecisionTable, PlanExplain};
 use crate::geo::GeoDb;
 use crate::zone::ZoneSet;
 
@@ -26,6 +26,8 @@ pub struct Snapshot<W> {
     pub table: Arc<W>,
     /// Steering decisions for every steered name.
     pub decisions: Arc<DecisionTable>,
+    /// Why each region answers as it does (made by the same `steer::plan` call).
+    pub explain: Arc<PlanExplain>,
 }
 
 /// Cheap, clonable read handle on the current snapshot.

@@ -7,7 +7,16 @@
 //! | GET | `/api/v1/status` | generation, zones, steered names, GeoIP database (JSON) |
 //! | GET | `/api/v1/decisions?limit=N` | the newest N decision events, oldest first (default 100, at most 1000) |
 //! | GET | `/metrics` | Prometheus text format |
+//! | GET | `/api/v1/explain?name=N&client=IP` (or `&ecs=IP/PREFIX`) | why this client gets this answer ([`explain`]) |
+//! | GET | `/api/v1/overrides` | operator overrides in force, with `dormant` and `expires_in_secs` |
+//! | POST | `/api/v1/overrides` | add one (token); 201 with the override, 400 naming the field, 409 on a conflict |
+//! | DELETE | `/api/v1/overrides/{id}` | remove one (token); 200 with the removed override, 404 |
+//! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
+//!
+//! Read endpoints need no token (who may read is decided by the listener's address); every
+//! mutation needs `Authorization: Bearer <token>`, and the token's name is recorded in the
+//! audit log as who made the change.
 //!
 //! # Errors
 //!
@@ -29,6 +38,10 @@
 //!    used.
 //! 5. The observations go to the health engine in order; if it has stopped, 503.
 
+pub mod client;
+pub mod explain;
+pub mod operate;
+pub mod ops;
 pub mod telemetry;
 
 use std::sync::Arc;
@@ -46,6 +59,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
+use crate::config::NamedToken;
 use crate::health::events::EventLog;
 use crate::dns::ServedReader;
 use crate::health::signal::Observation;
@@ -66,19 +80,21 @@ pub struct AdminState {
     pub telemetry: mpsc::Sender<Observation>,
     /// Recent decision events.
     pub events: Arc<EventLog>,
-    /// Bearer token for mutating endpoints; `None` refuses them.
-    pub token: Option<String>,
+    /// Named bearer tokens for mutating endpoints; none refuses them (403).
+    pub tokens: Vec<NamedToken>,
     /// The daemon's clock; stamps pushed observations.
     pub clock: Clock,
     /// Set by the daemon once it serves DNS; `/ready` reports it.
     pub ready: Arc<AtomicBool>,
+    /// The control plane's operations (overrides, reload).
+    pub ops: Arc<dyn ops::Operations>,
 }
 
 impl std::fmt::Debug for AdminState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminState")
             .field("generation", &self.reader.load().generation)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tokens", &self.tokens)
             .field("ready", &self.ready.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
@@ -101,6 +117,10 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/status", get(status))
         .route("/api/v1/decisions", get(decisions))
         .route("/api/v1/telemetry", post(push_telemetry))
+        .route("/api/v1/explain", get(explain::explain))
+        .route("/api/v1/overrides", get(operate::list_overrides).post(operate::add_override))
+        .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
+        .route("/api/v1/reload", post(operate::reload))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -110,7 +130,7 @@ pub fn router(state: AdminState) -> Router {
 /// flight and return.
 pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, stop: CancellationToken) -> Result<(), AdminError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, authenticated = state.token.is_some(), "admin API listening");
+        tracing::info!(%addr, tokens = state.tokens.len(), "admin API listening");
     }
     axum::serve(listener, router(state))
         .with_graceful_shutdown(stop.cancelled_owned())
@@ -126,7 +146,7 @@ struct ErrorBody {
     field: Option<String>,
 }
 
-fn error(status: StatusCode, message: impl Into<String>, field: Option<String>) -> Response {
+pub(crate) fn error(status: StatusCode, message: impl Into<String>, field: Option<String>) -> Response {
     (status, Json(ErrorBody { error: message.into(), field })).into_response()
 }
 
@@ -242,29 +262,36 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// `None` when the request may mutate; else the refusal: 403 without a configured token,
-/// 401 without the right one.
-fn refusal(state: &AdminState, headers: &HeaderMap) -> Option<Response> {
-    let Some(expected) = &state.token else {
-        return Some(error(
+/// The name of the token the request presents, when it may mutate; else the refusal: 403
+/// without a configured token, 401 without a right one. Every configured token is compared
+/// (in constant time), so timing does not tell which names exist.
+pub(crate) fn authorize(state: &AdminState, headers: &HeaderMap) -> Result<String, Response> {
+    if state.tokens.is_empty() {
+        return Err(error(
             StatusCode::FORBIDDEN,
-            "no admin token configured; set admin.token_file (or --admin-token-file) to accept telemetry",
+            "no admin token configured; set admin.token_file (or --admin-token-file) to accept changes",
             None,
         ));
-    };
-    match bearer(headers) {
-        Some(given) if constant_time_eq(given.as_bytes(), expected.as_bytes()) => None,
-        given => {
-            let message = if given.is_some() { "wrong admin token" } else { "missing `Authorization: Bearer <token>` header" };
-            let mut response = error(StatusCode::UNAUTHORIZED, message, None);
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            Some(response)
+    }
+    let given = bearer(headers);
+    let mut holder = None;
+    if let Some(given) = given {
+        for t in &state.tokens {
+            if constant_time_eq(given.as_bytes(), t.token.as_bytes()) && holder.is_none() {
+                holder = Some(t.name.clone());
+            }
         }
     }
+    holder.ok_or_else(|| {
+        let message = if given.is_some() { "wrong admin token" } else { "missing `Authorization: Bearer <token>` header" };
+        let mut response = error(StatusCode::UNAUTHORIZED, message, None);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        response
+    })
 }
 
 /// True for `application/json`, with or without parameters.
-fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -272,7 +299,7 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-fn too_large() -> Response {
+pub(crate) fn too_large() -> Response {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("request body exceeds the {MAX_BODY_BYTES}-byte (1 MiB) limit; send smaller batches"),
@@ -287,7 +314,7 @@ struct Accepted {
 }
 
 async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Response {
-    if let Some(refused) = refusal(&state, request.headers()) {
+    if let Err(refused) = authorize(&state, request.headers()) {
         return refused;
     }
     if !is_json(request.headers()) {

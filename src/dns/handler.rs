@@ -18,7 +18,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use super::answer::{Answer, answer};
 use super::table::wire_name;
 use super::wire::{self, EcsState, EdnsInfo, Parsed, Reply};
-use crate::geo;
+use crate::steer;
 use super::{Served, ServedReader};
 
 /// UDP payload size we advertise and never exceed (DNS flag day 2020).
@@ -74,25 +74,9 @@ pub fn respond<'s>(snap: &'s Served, q: &QueryView<'_>) -> Outcome<'s> {
         Some(EcsState::Valid { addr, source }) => Some((addr, source)),
         _ => None,
     };
-    // Locate by the ECS address when the resolver gave one with a non-zero prefix.
-    let (client, mapped) = match ecs {
-        Some((addr, source)) if source > 0 => match geo::normalize(addr) {
-            v4 @ IpAddr::V4(_) if addr.is_ipv6() => (v4, true),
-            other => (other, false),
-        },
-        _ => (geo::normalize(q.src), false),
-    };
-    let answer = answer(snap, q.qname, RecordType::from(q.qtype), DNSClass::from(q.qclass), client);
-    // Scope 0 for answers that do not depend on location, and always for source 0.
-    let ecs = ecs.map(|(addr, source)| {
-        let scope = match answer.scope {
-            Some(s) if source > 0 => {
-                if mapped { s.saturating_add(96).min(128) } else { s }
-            }
-            _ => 0,
-        };
-        (addr, source, scope)
-    });
+    let client = steer::client_addr(q.src, ecs);
+    let answer = answer(snap, q.qname, RecordType::from(q.qtype), DNSClass::from(q.qclass), client.addr);
+    let ecs = ecs.map(|(addr, source)| (addr, source, steer::ecs_scope(answer.scope, source, client.mapped)));
     Outcome { answer, opt: q.edns.is_some(), ecs, udp_limit }
 }
 

@@ -1,77 +1,51 @@
-//! Pure: the health engine. Observations go in (`ingest`); each `tick(zones, now)` scores every
-//! candidate CDN of every region of every steered name, advances the share state machines, and
-//! reports decision events; `decisions` turns the state into the `DecisionTable` the query path
-//! reads. Time is passed in, so the daemon, the simulator and tests drive it at any speed.
+//! Pure: the health engine. Observations go in (`ingest`); each `tick(zones, overrides, now)`
+//! advances every zone whose own `tick_ms` has elapsed: it scores every candidate CDN of every
+//! region of every steered name, advances the share state machines, and reports decision
+//! events. The state it keeps is read through `HealthView` by `steer::plan`, which turns it
+//! into the table the query path reads. Time is passed in, so the daemon, the simulator and
+//! tests drive it at any speed.
 //!
-//! State is keyed by (steered name, region key) and survives zone reloads; a region whose
-//! candidate list changed starts again from its configured weights.
+//! State is keyed by (steered name, region key) and survives zone reloads for names and
+//! regions that still exist (a changed candidate list keeps what is known about each CDN);
+//! state of names and regions that no longer exist is dropped.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
-use serde::Serialize;
-
-use crate::steer::decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share};
-use crate::health::events::DecisionEvent;
-use crate::health::score::{self, Score, Smoothed};
-use crate::steer::select;
-use crate::health::share::{self, CandidateInput, RegionState, Status};
-use crate::health::signal::{Millis, Observation, SignalStore, SignalValues};
+use super::events::DecisionEvent;
+use super::score::{self, Smoothed};
+use super::share::{self, CandidateInput, Status};
+use super::signal::{Millis, Observation, SignalStore, SignalValues};
+use super::view::{HealthView, RegionHealth};
+use crate::overrides::OverrideSet;
+use crate::region::{self, RegionKey};
 use crate::zone::health::HealthPolicy;
-use crate::zone::model::{Region, RegionKey, SteeredName, ZoneSet};
-
-/// What the engine knows about one candidate, for explain and the dashboard.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CandidateView {
-    /// CDN name.
-    pub cdn: String,
-    /// Smoothed score, if known.
-    pub score: Option<f64>,
-    /// The latest instantaneous score with its reasons.
-    pub last: Option<Score>,
-    /// Region whose signals were used (after fallback), if any.
-    pub signal_region: Option<String>,
-    /// Health state.
-    pub status: Status,
-    /// Current share.
-    pub share: f64,
-}
-
-#[derive(Debug, Clone)]
-struct RegionEngine {
-    cdns: Vec<String>,
-    /// Configured weights the state was built for.
-    weights: Vec<f64>,
-    state: RegionState,
-    /// Smoothed score per candidate as of the last tick.
-    scores: Vec<Option<f64>>,
-    /// Signal values behind the latest instantaneous score (reasons are computed on demand).
-    last: Vec<Option<SignalValues>>,
-    signal_region: Vec<Option<RegionKey>>,
-    unsettled: bool,
-    /// The last tick converged with these share-engine inputs; identical inputs can skip it.
-    quiet_on: Option<InputKey>,
-}
+use crate::zone::model::{Region, SteeredName, Zone, ZoneSet};
 
 /// What the share engine's outcome depends on, quantised (scores to 0.1 point).
-type InputKey = SmallVec<[(i64, bool, Option<u64>); 8]>;
+type InputKey = SmallVec<[(i64, bool, Option<u64>, u64); 8]>;
 
 fn input_key(inputs: &[CandidateInput], demand: Option<f64>) -> InputKey {
     let mut key: InputKey = inputs
         .iter()
-        .map(|i| (i.score.map_or(i64::MIN, |s| (s * 10.0).round() as i64), i.has_data, i.capacity_gbps.map(f64::to_bits)))
+        .map(|i| {
+            let score = i.score.map_or(i64::MIN, |s| (s * 10.0).round() as i64);
+            (score, i.has_data || i.drained, i.capacity_gbps.map(f64::to_bits), i.weight.to_bits() ^ u64::from(i.drained))
+        })
         .collect();
-    key.push((0, false, demand.map(f64::to_bits)));
+    key.push((0, false, demand.map(f64::to_bits), 0));
     key
 }
 
 /// Result of one engine tick.
 #[derive(Debug, Default, Clone)]
 pub struct TickReport {
-    /// The decision table differs from the previous tick's.
+    /// Some region's shares, TTL state or fail-open changed: the plan must be rebuilt.
     pub changed: bool,
     /// What changed, per region, and why.
     pub events: Vec<DecisionEvent>,
+    /// Zones (apexes) ticked this time.
+    pub ticked: usize,
 }
 
 /// The engine.
@@ -79,17 +53,29 @@ pub struct TickReport {
 pub struct Engine {
     signals: SignalStore,
     /// steered name -> region -> state.
-    regions: FxHashMap<String, FxHashMap<RegionKey, RegionEngine>>,
+    regions: FxHashMap<String, FxHashMap<RegionKey, RegionHealth>>,
     /// zone apex -> region -> CDN -> smoothed score. Per (CDN, region), not per steered name:
     /// every name of a zone sees the same CDN in the same region the same way.
     smoothed: FxHashMap<String, ZoneSmoothed>,
+    /// zone apex -> when it last ticked.
+    last_tick: FxHashMap<String, Millis>,
+    /// Address of the zone set last ticked: a different one means a reload (prune then).
+    zones_seen: usize,
+    /// Observations dropped because their (CDN, region) had too many vantages.
+    dropped: u64,
+}
+
+impl HealthView for Engine {
+    fn region(&self, name: &str, region: &RegionKey) -> Option<&RegionHealth> {
+        self.regions.get(name)?.get(region)
+    }
 }
 
 /// Regions whose signals may stand in for `key`, most specific first: the region itself, its
 /// continent (for a country), then `default`.
 fn signal_chain(key: &RegionKey) -> [Option<RegionKey>; 3] {
     let continent = match key {
-        RegionKey::Country(c) => crate::region::continent_of(*c).map(RegionKey::Continent),
+        RegionKey::Country(c) => region::continent_of(*c).map(RegionKey::Continent),
         _ => None,
     };
     let default = (*key != RegionKey::Default).then_some(RegionKey::Default);
@@ -117,17 +103,67 @@ type InstantCache<'z> = FxHashMap<&'z RegionKey, SmallVec<[(&'z str, Scored); 4]
 /// Smoothed scores of one zone: region -> CDN -> EWMA.
 type ZoneSmoothed = FxHashMap<RegionKey, FxHashMap<String, Smoothed>>;
 
-
-
-/// Capacity of `cdn` available to `region` at the target utilisation.
-fn capacity(policy: &HealthPolicy, cdn: &str, region: &RegionKey) -> Option<f64> {
-    let c = policy.capacity.iter().find(|c| c.cdn == cdn)?;
-    let gbps = c.regions.iter().find(|(r, _)| r == region).map(|(_, g)| *g).or(c.gbps)?;
-    Some(gbps * c.target_utilisation)
+/// Demand of a region for this tick: fresh telemetry, else the configured forecast.
+fn region_demand(signals: &SignalStore, key: &RegionKey, now: Millis, p: &HealthPolicy) -> Option<f64> {
+    signals.demand(key, now, p.staleness_ms).or_else(|| p.demand.iter().find(|(r, _)| r == key).map(|(_, g)| *g))
 }
 
-fn fmt_shares(cdns: &[String], shares: &[f64]) -> Vec<(String, f64)> {
-    cdns.iter().cloned().zip(shares.iter().map(|s| (s * 1000.0).round() / 1000.0)).collect()
+/// Each CDN's capacity budget in one zone, split over regions. `capacity.<cdn>.gbps` x target
+/// utilisation is one budget for every steered name and region of the zone: it is divided
+/// among the regions where the CDN is a candidate in proportion to their demand, and a
+/// region's own figure (`regions: {KR: 400}`) is a sub-limit inside its part.
+#[derive(Debug, Default)]
+struct CapacityBudget {
+    /// (CDN, region) -> Gbps available at the target utilisation.
+    parts: FxHashMap<(String, RegionKey), f64>,
+}
+
+impl CapacityBudget {
+    fn build(zone: &Zone, signals: &SignalStore, now: Millis) -> CapacityBudget {
+        let p = &zone.health;
+        let mut out = CapacityBudget::default();
+        if p.capacity.is_empty() {
+            return out;
+        }
+        let mut demand: FxHashMap<&RegionKey, f64> = FxHashMap::default();
+        for region in zone.steered.iter().flat_map(|n| n.regions.iter()) {
+            if !demand.contains_key(&region.key) {
+                demand.insert(&region.key, region_demand(signals, &region.key, now, p).unwrap_or(0.0));
+            }
+        }
+        for cap in &p.capacity {
+            let util = cap.target_utilisation;
+            // Regions (distinct keys) where this CDN is a candidate, with their demand.
+            let mut served: FxHashSet<&RegionKey> = FxHashSet::default();
+            for name in &zone.steered {
+                let Some(cdn) = name.cdn_index(&cap.cdn) else { continue };
+                served.extend(name.regions.iter().filter(|r| r.candidates.iter().any(|c| c.cdn == cdn)).map(|r| &r.key));
+            }
+            let total: f64 = served.iter().map(|k| demand.get(k).copied().unwrap_or(0.0)).sum();
+            for key in served {
+                let part = cap.gbps.map(|g| {
+                    let d = demand.get(key).copied().unwrap_or(0.0);
+                    if total > 0.0 { g * util * d / total } else { g * util }
+                });
+                let sub = cap.regions.iter().find(|(r, _)| r == key).map(|(_, g)| g * util);
+                let available = match (part, sub) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                if let Some(gbps) = available {
+                    out.parts.insert((cap.cdn.clone(), key.clone()), gbps);
+                }
+            }
+        }
+        out
+    }
+
+    fn get(&self, cdn: &str, key: &RegionKey) -> Option<f64> {
+        if self.parts.is_empty() {
+            return None;
+        }
+        self.parts.get(&(cdn.to_string(), key.clone())).copied()
+    }
 }
 
 impl Engine {
@@ -136,14 +172,34 @@ impl Engine {
         Engine::default()
     }
 
-    /// Record a measurement.
-    pub fn ingest(&mut self, o: &Observation) {
-        self.signals.ingest(o);
+    /// Record a measurement; false when it was dropped (too many vantages for its CDN and
+    /// region).
+    pub fn ingest(&mut self, o: &Observation) -> bool {
+        let kept = self.signals.ingest(o);
+        if !kept {
+            self.dropped += 1;
+        }
+        kept
     }
 
-    /// The signal store (read-only), for explain.
+    /// Observations dropped so far because of the vantage cap.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// The signal store (read-only).
     pub fn signals(&self) -> &SignalStore {
         &self.signals
+    }
+
+    /// When the next zone is due to tick (the daemon sleeps until then).
+    pub fn next_due(&self, zones: &ZoneSet) -> Millis {
+        zones
+            .zones
+            .iter()
+            .map(|z| self.last_tick.get(z.origin.as_str()).map_or(0, |t| t + z.health.tick_ms))
+            .min()
+            .unwrap_or(Millis::MAX)
     }
 
     /// Score one candidate: the quorum-combined instantaneous score (value and the signal
@@ -173,32 +229,74 @@ impl Engine {
         (None, None, ever)
     }
 
-    /// Advance every region by one tick. The outcome says whether the decision table changed
-    /// (shares, TTL or fail-open) and carries a decision event per region whose shares or
-    /// CDN states changed; `generation` is left 0 for the caller to fill in when it publishes.
-    pub fn tick(&mut self, zones: &ZoneSet, now: Millis) -> TickReport {
+    /// Advance every zone whose `tick_ms` has elapsed since its last tick. The report says
+    /// whether anything the plan depends on changed (shares, TTL state or fail-open) and
+    /// carries a decision event per region whose shares or CDN states changed; `generation`
+    /// is left 0 for the caller to fill in when it publishes. Overrides in force at `now`
+    /// change weights and drain CDNs (pins are the planner's).
+    pub fn tick(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis) -> TickReport {
         let mut report = TickReport::default();
+        let address = zones as *const ZoneSet as usize;
+        if address != self.zones_seen {
+            self.prune(zones);
+            self.zones_seen = address;
+        }
         for zone in &zones.zones {
-            let p = &zone.health;
-            // Steered names of a zone share CDNs and regions: score each (CDN, region) once.
-            let mut cache = InstantCache::default();
             let apex = zone.origin.as_str();
-            let mut smoothed = self.smoothed.remove(apex).unwrap_or_default();
-            for name in &zone.steered {
-                let mut per_name = self.regions.remove(name.name.as_str()).unwrap_or_default();
-                for region in &name.regions {
-                    let mut cx = RegionTick { signals: &self.signals, smoothed: &mut smoothed, cache: &mut cache, now, p };
-                    let (changed, event) = cx.tick_region(&mut per_name, name, region);
-                    report.changed |= changed;
-                    report.events.extend(event);
-                }
-                self.regions.insert(name.name.as_str().to_string(), per_name);
+            if self.last_tick.get(apex).is_some_and(|last| now < last + zone.health.tick_ms) {
+                continue;
             }
-            self.smoothed.insert(apex.to_string(), smoothed);
+            self.last_tick.insert(apex.to_string(), now);
+            report.ticked += 1;
+            self.tick_zone(zone, overrides, now, &mut report);
         }
         report
     }
 
+    fn tick_zone(&mut self, zone: &Zone, overrides: &OverrideSet, now: Millis, report: &mut TickReport) {
+        let p = &zone.health;
+        let budget = CapacityBudget::build(zone, &self.signals, now);
+        // Steered names of a zone share CDNs and regions: score each (CDN, region) once.
+        let mut cache = InstantCache::default();
+        let apex = zone.origin.as_str();
+        let mut smoothed = self.smoothed.remove(apex).unwrap_or_default();
+        for name in &zone.steered {
+            let mut per_name = self.regions.remove(name.name.as_str()).unwrap_or_default();
+            for region in &name.regions {
+                let mut cx = RegionTick { signals: &self.signals, smoothed: &mut smoothed, cache: &mut cache, budget: &budget, overrides, now, p };
+                let (changed, event) = cx.tick_region(&mut per_name, name, region);
+                report.changed |= changed;
+                report.events.extend(event);
+            }
+            self.regions.insert(name.name.as_str().to_string(), per_name);
+        }
+        self.smoothed.insert(apex.to_string(), smoothed);
+    }
+
+    /// Drop the state of zones, names and regions no longer served, and signals of regions
+    /// no served region can use.
+    fn prune(&mut self, zones: &ZoneSet) {
+        let names: FxHashMap<&str, &SteeredName> = zones.steered().map(|n| (n.name.as_str(), n)).collect();
+        self.regions.retain(|name, regions| {
+            let Some(steered) = names.get(name.as_str()) else { return false };
+            regions.retain(|key, _| steered.region_index(key).is_some());
+            true
+        });
+        let apexes: FxHashSet<&str> = zones.zones.iter().map(|z| z.origin.as_str()).collect();
+        self.smoothed.retain(|apex, _| apexes.contains(apex.as_str()));
+        self.last_tick.retain(|apex, _| apexes.contains(apex.as_str()));
+        let mut used: FxHashSet<RegionKey> = FxHashSet::default();
+        for zone in &zones.zones {
+            for r in zone.steered.iter().flat_map(|n| n.regions.iter()) {
+                used.extend(signal_chain(&r.key).into_iter().flatten());
+            }
+            used.extend(zone.health.probes.iter().map(|p| p.region.clone()));
+        }
+        self.signals.retain_regions(|k| used.contains(k));
+        for smoothed in self.smoothed.values_mut() {
+            smoothed.retain(|k, _| used.contains(k));
+        }
+    }
 }
 
 /// Score one (CDN, region) for this tick and fold it into its smoothed score.
@@ -236,78 +334,20 @@ struct RegionTick<'a, 'z> {
     signals: &'a SignalStore,
     smoothed: &'a mut ZoneSmoothed,
     cache: &'a mut InstantCache<'z>,
+    budget: &'a CapacityBudget,
+    overrides: &'a OverrideSet,
     now: Millis,
     p: &'a HealthPolicy,
 }
 
 impl<'z> RegionTick<'_, 'z> {
-    fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionEngine>, name: &'z SteeredName, region: &'z Region) -> (bool, Option<DecisionEvent>) {
+    fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionHealth>, name: &'z SteeredName, region: &'z Region) -> (bool, Option<DecisionEvent>) {
         let (now, p) = (self.now, self.p);
-        let cdn_name = |c: &crate::zone::model::Candidate| -> &'z str { name.cdns[c.cdn].name.as_str() };
-        let demand = self
-            .signals
-            .demand(&region.key, now, p.staleness_ms)
-            .or_else(|| p.demand.iter().find(|(r, _)| *r == region.key).map(|(_, g)| *g));
-
-        let fresh = || {
-            let weights: Vec<f64> = region.candidates.iter().map(|c| c.weight).collect();
-            let n = weights.len();
-            RegionEngine {
-                cdns: region.candidates.iter().map(|c| cdn_name(c).to_string()).collect(),
-                state: RegionState::new(&weights),
-                weights,
-                scores: vec![None; n],
-                last: vec![None; n],
-                signal_region: vec![None; n],
-                unsettled: false,
-                quiet_on: None,
-            }
-        };
-        if !per_name.contains_key(&region.key) {
-            per_name.insert(region.key.clone(), fresh());
-        }
-        let Some(entry) = per_name.get_mut(&region.key) else { return (false, None) };
-        // A zone edit that changed the candidates or their weights restarts the region's
-        // shares from the new weights, keeping what is known about each CDN's health.
-        let same = entry.cdns.len() == region.candidates.len()
-            && entry.cdns.iter().zip(&region.candidates).all(|(n, c)| n == cdn_name(c))
-            && entry.weights.iter().zip(&region.candidates).all(|(w, c)| *w == c.weight);
-        if !same {
-            let old = std::mem::replace(entry, fresh());
-            let cdns = entry.cdns.clone();
-            for (i, cdn) in cdns.iter().enumerate() {
-                if let Some(j) = old.cdns.iter().position(|c| c == cdn) {
-                    entry.last[i] = old.last[j];
-                    entry.state.cdns[i].status = old.state.cdns[j].status;
-                }
-            }
-        }
-        // Score each candidate (memoised per tick) straight into the region's state.
-        let memo = self.cache.entry(&region.key).or_default();
-        let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
-        for (i, c) in region.candidates.iter().enumerate() {
-            let cdn = cdn_name(c);
-            let at = match memo.iter().position(|(n, _)| *n == cdn) {
-                Some(at) => at,
-                None => {
-                    memo.push((cdn, score_candidate(self.signals, self.smoothed, cdn, &region.key, now, p)));
-                    memo.len() - 1
-                }
-            };
-            let sc = &memo[at].1;
-            inputs.push(CandidateInput {
-                weight: c.weight,
-                score: sc.score,
-                last_score: sc.last_score,
-                has_data: sc.ever,
-                capacity_gbps: capacity(p, cdn, &region.key),
-            });
-            entry.scores[i] = sc.score;
-            entry.last[i] = sc.instant.map(|(_, values)| values);
-            if entry.signal_region[i] != sc.from {
-                entry.signal_region[i] = sc.from.clone();
-            }
-        }
+        let demand = region_demand(self.signals, &region.key, now, p);
+        let entry = per_name.entry(region.key.clone()).or_insert_with(|| RegionHealth::new(name, region));
+        entry.follow_zone(name, region);
+        let applied = self.overrides.resolve(name, region, now);
+        let inputs = self.inputs(entry, name, region, &applied);
         // Converged last tick and nothing the share engine looks at has changed: nothing to do.
         let key = input_key(&inputs, demand);
         if entry.quiet_on.as_ref() == Some(&key) {
@@ -316,14 +356,17 @@ impl<'z> RegionTick<'_, 'z> {
         let old_shares: SmallVec<[f64; 8]> = entry.state.cdns.iter().map(|c| c.share).collect();
         let was_fail_open = entry.state.fail_open;
         let was_unsettled = entry.unsettled;
+        let was_drained = std::mem::replace(&mut entry.drained, inputs.iter().map(|i| i.drained).collect());
         let out = share::tick(&mut entry.state, &inputs, demand, now, p);
         entry.unsettled = out.unsettled;
+        entry.demand_gbps = demand;
         // Skippable only when settled and no score sits near a threshold (a quantised key
         // could hide a slow crossing).
         entry.quiet_on = (out.converged && !out.moved && out.transitions.is_empty() && !out.unsettled).then_some(key);
 
         let fail_open_changed = was_fail_open != entry.state.fail_open;
-        let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || was_unsettled != entry.unsettled;
+        let drains_changed = was_drained != entry.drained;
+        let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || drains_changed || was_unsettled != entry.unsettled;
         if !(out.moved || !out.transitions.is_empty() || fail_open_changed) {
             return (changed, None);
         }
@@ -331,10 +374,17 @@ impl<'z> RegionTick<'_, 'z> {
             .transitions
             .iter()
             .map(|(i, old, new)| {
-                let why = entry.last[*i].and_then(|v| score::score(&v, p)).map_or_else(|| "no fresh signal".to_string(), |s| s.summary());
+                let why = entry.signals[*i].and_then(|v| score::score(&v, p)).map_or_else(|| "no fresh signal".to_string(), |s| s.summary());
                 format!("{} {} -> {} ({why})", entry.cdns[*i], status_name(*old), status_name(*new))
             })
             .collect();
+        for (i, (now_drained, was)) in entry.drained.iter().zip(was_drained.iter().chain(std::iter::repeat(&false))).enumerate() {
+            if *now_drained != *was {
+                let cdn = &entry.cdns[i];
+                let by = region.candidates.get(i).and_then(|c| applied.on(c.cdn)).map_or_else(String::new, |o| format!(" by {} ({}: {})", o.id, o.author, o.reason));
+                reasons.push(if *now_drained { format!("{cdn} drained{by}") } else { format!("{cdn} no longer drained by an override") });
+            }
+        }
         if entry.state.fail_open && !was_fail_open {
             reasons.push(format!("no usable candidate: failing open to {}", name.cdns[name.last_resort].name));
         }
@@ -342,12 +392,7 @@ impl<'z> RegionTick<'_, 'z> {
             reasons.push("candidates usable again".to_string());
         }
         if reasons.is_empty() {
-            let scores: Vec<String> = entry
-                .cdns
-                .iter()
-                .zip(&entry.scores)
-                .map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{s:.0}"))))
-                .collect();
+            let scores: Vec<String> = entry.cdns.iter().zip(&entry.scores).map(|(c, s)| format!("{c} {}", s.map_or("?".to_string(), |s| format!("{s:.0}")))).collect();
             reasons.push(format!("rebalancing towards scores ({})", scores.join(", ")));
         }
         let event = DecisionEvent {
@@ -358,101 +403,52 @@ impl<'z> RegionTick<'_, 'z> {
             old: fmt_shares(&entry.cdns, &old_shares),
             new: fmt_shares(&entry.cdns, &entry.state.shares()),
             reason: reasons.join("; "),
+            overrides: applied.ids(),
         };
         (true, Some(event))
     }
-}
 
-impl Engine {
-    /// The decision table for the current state; regions the engine has not seen serve their
-    /// configured weights.
-    pub fn decisions(&self, zones: &ZoneSet, cells: CellPrefixes) -> DecisionTable {
-        let mut names = Vec::new();
-        for zone in &zones.zones {
-            let p = &zone.health;
-            for name in &zone.steered {
-                let per_name = self.regions.get(name.name.as_str());
-                let regions = name
-                    .regions
-                    .iter()
-                    .map(|region| {
-                        let salt = |cdn: usize| select::salt(&name.cdns[cdn].name);
-                        let current = per_name.and_then(|m| m.get(&region.key)).filter(|e| {
-                            e.weights.len() == region.candidates.len()
-                                && e.weights.iter().zip(&region.candidates).all(|(w, c)| *w == c.weight)
-                                && e.cdns.iter().zip(&region.candidates).all(|(n, c)| *n == name.cdns[c.cdn].name)
-                        });
-                        match current {
-                            Some(e) => RegionDecision {
-                                key: region.key.clone(),
-                                shares: region
-                                    .candidates
-                                    .iter()
-                                    .zip(&e.state.cdns)
-                                    .map(|(c, s)| Share { cdn: c.cdn, weight: s.share, salt: salt(c.cdn) })
-                                    .collect(),
-                                ttl: if e.state.fail_open {
-                                    p.fail_open_ttl.min(name.ttl)
-                                } else if e.unsettled {
-                                    p.fast_ttl.min(name.ttl)
-                                } else {
-                                    name.ttl
-                                },
-                                fail_open: e.state.fail_open,
-                            },
-                            // Not ticked since the zone changed (or never): configured weights,
-                            // minus any CDN the engine knows to be down.
-                            None => {
-                                let old = per_name.and_then(|m| m.get(&region.key));
-                                let usable = |cdn: &str| {
-                                    old.and_then(|e| e.cdns.iter().position(|c| c == cdn)).and_then(|j| old.map(|e| e.state.cdns[j].status.usable())).unwrap_or(true)
-                                };
-                                RegionDecision {
-                                    key: region.key.clone(),
-                                    shares: region
-                                        .candidates
-                                        .iter()
-                                        .map(|c| Share {
-                                            cdn: c.cdn,
-                                            weight: if usable(&name.cdns[c.cdn].name) { c.weight } else { 0.0 },
-                                            salt: salt(c.cdn),
-                                        })
-                                        .collect(),
-                                    ttl: name.ttl,
-                                    fail_open: false,
-                                }
-                            }
-                        }
-                    })
-                    .collect();
-                names.push(NameDecisions::with_regions(name, regions));
+    /// Score each candidate (memoised per tick) into the region's state and build the share
+    /// engine's inputs: effective weight (an override's, else the configured one), capacity
+    /// for this region, operator drain.
+    fn inputs(&mut self, entry: &mut RegionHealth, name: &'z SteeredName, region: &'z Region, applied: &crate::overrides::RegionOverrides<'_>) -> SmallVec<[CandidateInput; 8]> {
+        let memo = self.cache.entry(&region.key).or_default();
+        let mut inputs: SmallVec<[CandidateInput; 8]> = SmallVec::with_capacity(region.candidates.len());
+        for (i, c) in region.candidates.iter().enumerate() {
+            let cdn: &'z str = name.cdns[c.cdn].name.as_str();
+            let at = match memo.iter().position(|(n, _)| *n == cdn) {
+                Some(at) => at,
+                None => {
+                    memo.push((cdn, score_candidate(self.signals, self.smoothed, cdn, &region.key, self.now, self.p)));
+                    memo.len() - 1
+                }
+            };
+            let sc = &memo[at].1;
+            let drained = applied.drained(c.cdn);
+            inputs.push(CandidateInput {
+                weight: if drained { c.weight } else { applied.weight(c.cdn, c.weight) },
+                score: sc.score,
+                last_score: sc.last_score,
+                has_data: sc.ever,
+                capacity_gbps: self.budget.get(cdn, &region.key),
+                drained,
+            });
+            entry.scores[i] = sc.score;
+            entry.signals[i] = sc.instant.map(|(_, values)| values);
+            if entry.signal_region[i] != sc.from {
+                entry.signal_region[i] = sc.from.clone();
             }
         }
-        DecisionTable { names, cells }
-    }
-
-    /// What the engine knows about one region of one steered name; `policy` is the health
-    /// policy of the name's zone (for the score reasons).
-    pub fn view(&self, name: &str, region: &RegionKey, policy: &HealthPolicy) -> Option<Vec<CandidateView>> {
-        let e = self.regions.get(name)?.get(region)?;
-        Some(
-            e.cdns
-                .iter()
-                .enumerate()
-                .map(|(i, cdn)| CandidateView {
-                    cdn: cdn.clone(),
-                    score: e.scores[i],
-                    last: e.last[i].and_then(|v| score::score(&v, policy)),
-                    signal_region: e.signal_region[i].as_ref().map(ToString::to_string),
-                    status: e.state.cdns[i].status,
-                    share: e.state.cdns[i].share,
-                })
-                .collect(),
-        )
+        inputs
     }
 }
 
-fn status_name(s: Status) -> &'static str {
+fn fmt_shares(cdns: &[String], shares: &[f64]) -> Vec<(String, f64)> {
+    cdns.iter().cloned().zip(shares.iter().map(|s| (s * 1000.0).round() / 1000.0)).collect()
+}
+
+/// `cold`, `up`, `down`, `recovering`.
+pub fn status_name(s: Status) -> &'static str {
     match s {
         Status::Cold => "cold",
         Status::Up => "up",
@@ -462,193 +458,4 @@ fn status_name(s: Status) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::diag::Diagnostics;
-    use std::path::PathBuf;
-
-    const ZONE: &str = r#"
-version: 1
-zone: example.test
-soa: {primary: ns1.example.test., contact: h.example.test., serial: 1}
-records:
-  - {name: "@", type: NS, value: ns1.example.test.}
-steered:
-  live:
-    last_resort: a
-    cdns: {a: {target: a.cdn.test}, b: {target: b.cdn.test}}
-    regions:
-      countries:
-        KR: {a: 1, b: 1}
-        JP: {a: 1, b: 1}
-      default: {a: 1, b: 1}
-health:
-  smoothing_half_life_secs: 2
-  thresholds: {down: 40, up: 70, up_hold_secs: 20}
-  shares: {max_change_per_tick: 0.25, min_dwell_secs: 10, min_warm_share: 0}
-"#;
-
-    fn zones() -> ZoneSet {
-        crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.to_string())], Diagnostics::new()).expect("zone")
-    }
-
-    fn probe(cdn: &str, region: RegionKey, at: Millis, ok: bool) -> Observation {
-        if ok {
-            Observation {
-                cdn: cdn.into(),
-                region,
-                vantage: "v".into(),
-                at,
-                requests: 1,
-                errors: 0,
-                cache_hits: Some(1),
-                ttfb_ms: Some(50.0),
-                throughput_mbps: Some(80.0),
-                delivered_gbps: None,
-                failure: None,
-            }
-        } else {
-            Observation::failed_probe(cdn, region, "v", at, crate::health::signal::FailureReason::Timeout, 2000)
-        }
-    }
-
-    fn share_of(e: &Engine, region: &RegionKey, cdn: &str) -> f64 {
-        e.view("live.example.test.", region, &HealthPolicy::default()).and_then(|v| v.into_iter().find(|c| c.cdn == cdn)).map_or(f64::NAN, |c| c.share)
-    }
-
-    #[test]
-    fn a_fault_in_one_country_drains_only_there_and_heals_slowly() {
-        let zones = zones();
-        let kr = RegionKey::Country(*b"KR");
-        let jp = RegionKey::Country(*b"JP");
-        let mut e = Engine::new();
-        let mut now = 0;
-        let mut events = Vec::new();
-        for step in 0..60 {
-            now += 1000;
-            let a_ok_in_kr = !(10..30).contains(&step);
-            for (region, a_ok) in [(kr.clone(), a_ok_in_kr), (jp.clone(), true), (RegionKey::Default, true)] {
-                e.ingest(&probe("a", region.clone(), now, a_ok));
-                e.ingest(&probe("b", region, now, true));
-            }
-            events.extend(e.tick(&zones, now).events.into_iter().filter(|ev| ev.at > 1000));
-            if step == 14 {
-                assert_eq!(share_of(&e, &kr, "a"), 0.0, "drained within 4 ticks of the fault");
-                assert!((share_of(&e, &jp, "a") - 0.5).abs() < 1e-9, "JP untouched");
-                assert!((share_of(&e, &RegionKey::Default, "a") - 0.5).abs() < 1e-9, "default untouched");
-            }
-            if (30..49).contains(&step) {
-                assert_eq!(share_of(&e, &kr, "a"), 0.0, "step {step}: back before the 20 s hold");
-            }
-        }
-        assert!(share_of(&e, &kr, "a") > 0.4, "ramped back: {}", share_of(&e, &kr, "a"));
-        assert!(events.iter().any(|ev| ev.region == "country:KR" && ev.reason.contains("a up -> down")), "{events:?}");
-        assert!(events.iter().all(|ev| ev.region == "country:KR"), "only KR changed: {events:?}");
-        let table = e.decisions(&zones, CellPrefixes::default());
-        assert_eq!(table.names.len(), 1);
-    }
-
-    #[test]
-    fn hovering_signal_does_not_flap() {
-        let zones = zones();
-        let kr = RegionKey::Country(*b"KR");
-        let mut e = Engine::new();
-        let mut now = 0;
-        let mut direction_changes = 0;
-        let mut last_dir = 0i8;
-        let mut last_share = 0.5;
-        // One simulated hour of a signal that alternates between just-bad and just-good
-        // every few seconds, with noise.
-        let mut x: u64 = 0x9E37_79B9;
-        for step in 0..3600u64 {
-            now += 1000;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let bad = (step / 4) % 2 == 0 || x % 5 == 0;
-            e.ingest(&probe("a", kr.clone(), now, !bad));
-            e.ingest(&probe("b", kr.clone(), now, true));
-            e.tick(&zones, now);
-            let s = share_of(&e, &kr, "a");
-            let dir = if s > last_share + 1e-9 { 1 } else if s < last_share - 1e-9 { -1 } else { 0 };
-            if dir != 0 && last_dir != 0 && dir != last_dir {
-                direction_changes += 1;
-            }
-            if dir != 0 {
-                last_dir = dir;
-            }
-            last_share = s;
-        }
-        // The configured bound: one reversal per dwell period at most (10 s -> 360 per hour).
-        assert!(direction_changes <= 3600 / 10, "{direction_changes} direction changes in an hour");
-        // Hysteresis does much better: a CDN that keeps failing never proves 20 s of health.
-        assert!(direction_changes <= 2, "{direction_changes} direction changes in an hour");
-    }
-
-    #[test]
-    fn continent_signals_stand_in_for_a_country() {
-        let zones = zones();
-        let mut e = Engine::new();
-        e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
-        e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
-        e.tick(&zones, 1000);
-        let view = e.view("live.example.test.", &RegionKey::Country(*b"KR"), &HealthPolicy::default()).expect("view");
-        assert_eq!(view[0].signal_region.as_deref(), Some("continent:AS"));
-        assert!(matches!(view[0].status, Status::Down { .. }));
-        assert_eq!(view[0].share, 0.0);
-    }
-
-    #[test]
-    fn stale_signals_are_unknown_not_healthy() {
-        let zones = zones();
-        let kr = RegionKey::Country(*b"KR");
-        let mut e = Engine::new();
-        e.ingest(&probe("a", kr.clone(), 1000, false));
-        e.ingest(&probe("b", kr.clone(), 1000, true));
-        e.tick(&zones, 1000);
-        assert_eq!(share_of(&e, &kr, "a"), 0.0);
-        // No data for a minute (staleness 30 s): a stays down, it is not "healthy".
-        for t in 2..60 {
-            e.tick(&zones, t * 1000);
-        }
-        assert_eq!(share_of(&e, &kr, "a"), 0.0);
-    }
-
-    #[test]
-    fn a_degraded_cdn_gone_stale_does_not_climb_back() {
-        let zones = zones();
-        let kr = RegionKey::Country(*b"KR");
-        let mut e = Engine::new();
-        let slow = |at| Observation { ttfb_ms: Some(900.0), ..probe("a", RegionKey::Country(*b"KR"), at, true) };
-        let mut now = 0;
-        for _ in 0..20 {
-            now += 1000;
-            e.ingest(&slow(now));
-            e.ingest(&probe("b", kr.clone(), now, true));
-            e.tick(&zones, now);
-        }
-        let degraded = share_of(&e, &kr, "a");
-        assert!(degraded < 0.45, "degraded CDN carries less: {degraded}");
-        // Signals stop; 40 s later (staleness 30 s) it must not be back at its full weight.
-        for _ in 0..40 {
-            now += 1000;
-            e.tick(&zones, now);
-        }
-        assert!((share_of(&e, &kr, "a") - degraded).abs() < 0.02, "stale is not healthy: {}", share_of(&e, &kr, "a"));
-    }
-
-    #[test]
-    fn many_vantages_and_a_large_quorum() {
-        let mut zones = zones();
-        zones.zones[0].health.quorum = 9;
-        let kr = RegionKey::Country(*b"KR");
-        let mut e = Engine::new();
-        for v in 0..10 {
-            let o = Observation { vantage: format!("v{v}"), ..probe("a", kr.clone(), 1000, false) };
-            e.ingest(&o);
-            e.ingest(&Observation { vantage: format!("v{v}"), ..probe("b", kr.clone(), 1000, true) });
-        }
-        e.tick(&zones, 1000);
-        assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
-    }
-}
+mod tests;

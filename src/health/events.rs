@@ -11,7 +11,8 @@ use crate::health::signal::Millis;
 /// One change of a region's shares.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionEvent {
-    /// When (engine clock, ms).
+    /// When (wall clock; RFC 3339 in JSON).
+    #[serde(with = "crate::timestamp::as_rfc3339")]
     pub at: Millis,
     /// Snapshot generation that carried the change (0 until published).
     pub generation: u64,
@@ -25,6 +26,9 @@ pub struct DecisionEvent {
     pub new: Vec<(String, f64)>,
     /// Why, in words an operator reads.
     pub reason: String,
+    /// Operator overrides that applied to the region (ids).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// A bounded log of recent events, shared by the engine (writer) and the admin API (readers).

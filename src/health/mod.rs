@@ -12,6 +12,8 @@ pub mod events;
 pub mod score;
 pub mod share;
 pub mod signal;
+pub mod view;
 
 pub use engine::Engine;
 pub use signal::{Millis, Observation};
+pub use view::{HealthView, NoHealth, RegionHealth};

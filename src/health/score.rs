@@ -9,13 +9,13 @@
 //! pulls the score down (weight 0.3 at bad: at most 25; weight 0.1: at most 63). The reasons
 //! say how many points each signal cost, so explain, logs and reports can say why.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::health::signal::{Millis, SignalValues};
 use crate::zone::health::{Bounds, HealthPolicy};
 
 /// The four scored signals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     /// Time to first byte.
@@ -41,7 +41,7 @@ impl SignalKind {
 }
 
 /// What one signal contributed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
     /// Which signal.
     pub signal: SignalKind,

@@ -60,8 +60,10 @@ pub struct CandidateInput {
     /// True once any signal was ever seen for this CDN and region.
     pub has_data: bool,
     /// Capacity available to this region, Gbps, if configured (already times target
-    /// utilisation).
+    /// utilisation, and this region's part of the CDN's zone-wide budget).
     pub capacity_gbps: Option<f64>,
+    /// Drained by an operator override: out of the answers from this tick on.
+    pub drained: bool,
 }
 
 /// State of one CDN in a region, carried across ticks.
@@ -137,7 +139,7 @@ const NEAR: f64 = 5.0;
 /// Shares below this are treated as zero (float dust).
 const DUST: f64 = 1e-9;
 /// Share moves smaller than this (half a percent) are not worth a new snapshot.
-pub const DEADBAND: f64 = 0.005;
+pub const DEADBAND: f64 = crate::zone::health::SHARE_DEADBAND;
 
 /// How much of its configured weight a usable CDN gets: all of it at or above `up` (meeting
 /// the SLA; score noise among healthy CDNs must not churn viewers), scaling down linearly
@@ -203,41 +205,16 @@ pub fn apply_caps(shares: &mut [f64], caps: &[f64]) {
     }
 }
 
-/// One tick for one region. `demand_gbps` is the current demand estimate for the region.
+/// One tick for one region, in named steps: advance each CDN's health state, compute the
+/// targets (health, warm share), cap them (max share, capacity for the demand), take
+/// operator-drained CDNs out at once, then move towards the targets within the slew limit,
+/// the dwell time and the deadband. `demand_gbps` is the region's current demand.
 pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Option<f64>, now: Millis, p: &HealthPolicy) -> TickOutcome {
     if state.cdns.len() != inputs.len() {
         *state = RegionState::new(&inputs.iter().map(|c| c.weight).collect::<Vec<_>>());
     }
-    let mut transitions = Vec::new();
-    let mut unsettled = false;
-    for (i, (c, input)) in state.cdns.iter_mut().zip(inputs).enumerate() {
-        let old = c.status;
-        c.status = next_status(old, input.score, input.has_data, now, p);
-        if std::mem::discriminant(&old) != std::mem::discriminant(&c.status) {
-            transitions.push((i, old, c.status));
-        }
-        if matches!(c.status, Status::Recovering { .. }) {
-            unsettled = true;
-        }
-        if let Some(s) = input.score {
-            if (s - p.down).abs() < NEAR || (s - p.up).abs() < NEAR {
-                unsettled = true;
-            }
-        }
-    }
-
-    // Targets.
-    let raw: PerCdn = state
-        .cdns
-        .iter()
-        .zip(inputs)
-        .map(|(c, input)| match c.status {
-            Status::Cold => input.weight,
-            Status::Up => input.weight * health_factor(input.score.or(input.last_score), c.share > DUST, p),
-            Status::Down { .. } | Status::Recovering { .. } => 0.0,
-        })
-        .collect();
-    let usable = state.cdns.iter().filter(|c| c.status.usable()).count();
+    let (transitions, unsettled) = advance_statuses(state, inputs, now, p);
+    let usable = state.cdns.iter().zip(inputs).filter(|(c, i)| c.status.usable() && !i.drained).count();
     if usable == 0 {
         let moved = state.cdns.iter().any(|c| c.share > DUST) || !state.fail_open;
         for c in &mut state.cdns {
@@ -247,46 +224,9 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         state.started = true;
         return TickOutcome { moved, unsettled: true, transitions, converged: false };
     }
-    let mut target = normalised(&raw);
-    if usable > 1 && p.min_warm_share > 0.0 {
-        let floor = p.min_warm_share.min(1.0 / usable as f64);
-        let mut deficit = 0.0;
-        for (t, c) in target.iter_mut().zip(&state.cdns) {
-            if c.status.usable() && *t < floor {
-                deficit += floor - *t;
-                *t = floor;
-            }
-        }
-        // Take the warm share from the CDNs above the floor, in proportion to their surplus.
-        let surplus: f64 = target.iter().map(|t| (t - floor).max(0.0)).sum();
-        if surplus > 0.0 {
-            let factor = (deficit / surplus).min(1.0);
-            for t in target.iter_mut() {
-                if *t > floor {
-                    *t -= (*t - floor) * factor;
-                }
-            }
-        }
-    }
-    // Caps: max share and capacity for the demand; drained CDNs are capped at 0.
-    let caps: PerCdn = state
-        .cdns
-        .iter()
-        .zip(inputs)
-        .map(|(c, input)| {
-            if !c.status.usable() {
-                return 0.0;
-            }
-            let mut cap = if usable > 1 { p.max_share } else { 1.0 };
-            if let (Some(capacity), Some(demand)) = (input.capacity_gbps, demand_gbps) {
-                if demand > 0.0 {
-                    cap = cap.min(capacity / demand);
-                }
-            }
-            cap.max(0.0)
-        })
-        .collect();
-    apply_caps(&mut target, &caps);
+    let mut target = health_targets(state, inputs, p);
+    warm_share(&mut target, state, inputs, usable, p);
+    apply_caps(&mut target, &caps(state, inputs, usable, demand_gbps, p));
     let target = normalised(&target);
 
     // First tick (the configured weights may break the caps) or back from fail-open (nothing
@@ -302,12 +242,128 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
         }
         return TickOutcome { moved, unsettled: unsettled || moved, transitions, converged: false };
     }
+    let drained_now = take_out_drained(state, inputs, &target, now);
+    let moved = slew(state, &target, now, p) || drained_now;
+    let converged = !state.cdns.iter().any(|c| matches!(c.status, Status::Recovering { .. }))
+        && state.cdns.iter().zip(&target).all(|(c, t)| (c.share - t).abs() < DEADBAND);
+    TickOutcome { moved, unsettled: unsettled || moved, transitions, converged }
+}
 
-    // Slew and dwell. While a drained CDN still has traffic, dwell is suspended: the others
-    // must be free to absorb it, whatever direction they moved last.
+/// Step 1: each CDN's health state from its score; `unsettled` when one recovers or sits near
+/// a threshold (answers then carry the fast TTL).
+fn advance_statuses(state: &mut RegionState, inputs: &[CandidateInput], now: Millis, p: &HealthPolicy) -> (Vec<(usize, Status, Status)>, bool) {
+    let mut transitions = Vec::new();
+    let mut unsettled = false;
+    for (i, (c, input)) in state.cdns.iter_mut().zip(inputs).enumerate() {
+        let old = c.status;
+        c.status = next_status(old, input.score, input.has_data, now, p);
+        if std::mem::discriminant(&old) != std::mem::discriminant(&c.status) {
+            transitions.push((i, old, c.status));
+        }
+        unsettled |= matches!(c.status, Status::Recovering { .. });
+        if let Some(s) = input.score {
+            unsettled |= (s - p.down).abs() < NEAR || (s - p.up).abs() < NEAR;
+        }
+    }
+    (transitions, unsettled)
+}
+
+/// Step 2: usable CDNs get their weight scaled by health (cold ones their weight); drained,
+/// down and recovering ones nothing. Normalised.
+fn health_targets(state: &RegionState, inputs: &[CandidateInput], p: &HealthPolicy) -> PerCdn {
+    let raw: PerCdn = state
+        .cdns
+        .iter()
+        .zip(inputs)
+        .map(|(c, input)| match c.status {
+            _ if input.drained => 0.0,
+            Status::Cold => input.weight,
+            Status::Up => input.weight * health_factor(input.score.or(input.last_score), c.share > DUST, p),
+            Status::Down { .. } | Status::Recovering { .. } => 0.0,
+        })
+        .collect();
+    normalised(&raw)
+}
+
+/// Step 3: healthy backups keep at least the warm share, taken from the CDNs above it in
+/// proportion to their surplus.
+fn warm_share(target: &mut PerCdn, state: &RegionState, inputs: &[CandidateInput], usable: usize, p: &HealthPolicy) {
+    if usable < 2 || p.min_warm_share <= 0.0 {
+        return;
+    }
+    let floor = p.min_warm_share.min(1.0 / usable as f64);
+    let mut deficit = 0.0;
+    for ((t, c), input) in target.iter_mut().zip(&state.cdns).zip(inputs) {
+        if c.status.usable() && !input.drained && *t < floor {
+            deficit += floor - *t;
+            *t = floor;
+        }
+    }
+    let surplus: f64 = target.iter().map(|t| (t - floor).max(0.0)).sum();
+    if surplus > 0.0 {
+        let factor = (deficit / surplus).min(1.0);
+        for t in target.iter_mut() {
+            if *t > floor {
+                *t -= (*t - floor) * factor;
+            }
+        }
+    }
+}
+
+/// Step 4: each CDN's cap: `max_share` (lifted for a lone usable CDN) and its capacity for the
+/// region's demand; unusable and drained CDNs are capped at 0.
+fn caps(state: &RegionState, inputs: &[CandidateInput], usable: usize, demand_gbps: Option<f64>, p: &HealthPolicy) -> PerCdn {
+    state
+        .cdns
+        .iter()
+        .zip(inputs)
+        .map(|(c, input)| {
+            if !c.status.usable() || input.drained {
+                return 0.0;
+            }
+            let mut cap = if usable > 1 { p.max_share } else { 1.0 };
+            if let (Some(capacity), Some(demand)) = (input.capacity_gbps, demand_gbps) {
+                if demand > 0.0 {
+                    cap = cap.min(capacity / demand);
+                }
+            }
+            cap.max(0.0)
+        })
+        .collect()
+}
+
+/// Step 5: an operator drain acts now, not at the slew rate: the drained CDNs' traffic goes
+/// to the others in proportion to their targets. Returns whether anything moved.
+fn take_out_drained(state: &mut RegionState, inputs: &[CandidateInput], target: &[f64], now: Millis) -> bool {
+    let freed: f64 = state.cdns.iter().zip(inputs).filter(|(c, i)| i.drained && c.share > DUST).map(|(c, _)| c.share).sum();
+    if freed <= DUST {
+        return false;
+    }
+    let receivers: f64 = state.cdns.iter().zip(inputs).zip(target).filter(|((_, i), _)| !i.drained).map(|(_, t)| *t).sum();
+    for ((c, input), t) in state.cdns.iter_mut().zip(inputs).zip(target) {
+        let d = if input.drained { -c.share } else if receivers > 0.0 { freed * t / receivers } else { 0.0 };
+        if d.abs() <= DUST {
+            continue;
+        }
+        c.share = (c.share + d).max(0.0);
+        let dir = if d > 0.0 { 1 } else { -1 };
+        if dir != c.direction {
+            c.direction = dir;
+            c.direction_since = now;
+        }
+    }
+    true
+}
+
+/// Step 6: move towards the targets, at most `max_change_per_tick` per CDN, never reversing a
+/// CDN's direction within `min_dwell` (unless a drained CDN still has traffic to give up),
+/// ignoring moves below the deadband, keeping the sum at 1. Returns whether anything moved.
+fn slew(state: &mut RegionState, target: &[f64], now: Millis, p: &HealthPolicy) -> bool {
+    // While a drained CDN still has traffic, dwell is suspended: the others must be free to
+    // absorb it, whatever direction they moved last.
     let draining = state.cdns.iter().any(|c| !c.status.usable() && c.share > DUST);
     let mut delta: PerCdn = SmallVec::with_capacity(target.len());
-    for (c, t) in state.cdns.iter().zip(&target) {
+    for (c, t) in state.cdns.iter().zip(target) {
         let mut d = (t - c.share).clamp(-p.max_change_per_tick, p.max_change_per_tick);
         if d.abs() <= DUST {
             d = 0.0;
@@ -324,15 +380,30 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
     if !draining && delta.iter().all(|d| d.abs() < DEADBAND) {
         delta.iter_mut().for_each(|d| *d = 0.0);
     }
-    // Keep the sum at 1: scale the larger side down to the smaller.
+    // Keep the sum at 1: scale the larger side down to the smaller. Except while draining:
+    // traffic leaving a down CDN must land somewhere now (quick to distrust), so the receivers
+    // take it all, in proportion to how far they are below their targets, even past the slew
+    // limit; otherwise a lone slew-limited receiver would hold the drain back tick after tick.
     let up: f64 = delta.iter().filter(|d| **d > 0.0).sum();
     let down: f64 = -delta.iter().filter(|d| **d < 0.0).sum::<f64>();
-    let moved_total = up.min(down);
-    for d in delta.iter_mut() {
-        if *d > 0.0 {
-            *d *= if up > 0.0 { moved_total / up } else { 0.0 };
-        } else if *d < 0.0 {
-            *d *= if down > 0.0 { moved_total / down } else { 0.0 };
+    let gaps: f64 = state.cdns.iter().zip(target).map(|(c, t)| (t - c.share).max(0.0)).sum();
+    if draining && down > up && gaps > DUST {
+        let absorb = down.min(gaps);
+        for ((d, c), t) in delta.iter_mut().zip(&state.cdns).zip(target) {
+            if *d >= 0.0 {
+                *d = absorb * (t - c.share).max(0.0) / gaps;
+            } else {
+                *d *= absorb / down;
+            }
+        }
+    } else {
+        let moved_total = up.min(down);
+        for d in delta.iter_mut() {
+            if *d > 0.0 {
+                *d *= if up > 0.0 { moved_total / up } else { 0.0 };
+            } else if *d < 0.0 {
+                *d *= if down > 0.0 { moved_total / down } else { 0.0 };
+            }
         }
     }
     let mut moved = false;
@@ -348,9 +419,10 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
             c.direction_since = now;
         }
     }
-    // Float drift: no dust shares, and renormalise gently.
+    // Float drift: no dust shares, and renormalise gently. A drained CDN's last crumbs (its
+    // receivers' parts rounded to nothing) go too, or it would never quite reach zero.
     for c in &mut state.cdns {
-        if c.share < 1e-9 {
+        if c.share < 1e-9 || (!c.status.usable() && c.share < 1e-6) {
             c.share = 0.0;
         }
     }
@@ -360,9 +432,7 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
             c.share /= total;
         }
     }
-    let converged = !state.cdns.iter().any(|c| matches!(c.status, Status::Recovering { .. }))
-        && state.cdns.iter().zip(&target).all(|(c, t)| (c.share - t).abs() < DEADBAND);
-    TickOutcome { moved, unsettled: unsettled || moved, transitions, converged }
+    moved
 }
 
 #[cfg(test)]
@@ -374,7 +444,7 @@ mod tests {
     }
 
     fn input(weight: f64, score: Option<f64>) -> CandidateInput {
-        CandidateInput { weight, score, last_score: None, has_data: score.is_some(), capacity_gbps: None }
+        CandidateInput { weight, score, last_score: None, has_data: score.is_some(), capacity_gbps: None, drained: false }
     }
 
     #[test]
@@ -486,7 +556,7 @@ mod properties {
             .iter()
             .zip(step)
             .zip(&c.capacity)
-            .map(|((w, s), cap)| CandidateInput { weight: *w, score: *s, last_score: None, has_data: true, capacity_gbps: *cap })
+            .map(|((w, s), cap)| CandidateInput { weight: *w, score: *s, last_score: None, has_data: true, capacity_gbps: *cap, drained: false })
             .collect()
     }
 
@@ -504,7 +574,9 @@ mod properties {
                 let before = st.shares();
                 let was_started = st.started;
                 let was_fail_open = st.fail_open;
+                let previous = st.clone();
                 tick(&mut st, &inputs(&c, step), c.demand, now, &p);
+                let draining_before = st.cdns.iter().zip(&previous.cdns).any(|(c, old)| !c.status.usable() && old.share > 1e-9);
                 let shares = st.shares();
                 let total: f64 = shares.iter().sum();
                 if st.fail_open {
@@ -513,10 +585,13 @@ mod properties {
                     prop_assert!((total - 1.0).abs() < 1e-6, "tick {t}: sum {total}");
                 }
                 // Slew: never more than the limit per tick (after the first tick and outside
-                // a return from fail-open, where there is nothing to ramp from).
+                // a return from fail-open, where there is nothing to ramp from); while a
+                // drained CDN still gives up traffic, only rises may exceed it (the receivers
+                // take the drained traffic at once).
                 if was_started && !was_fail_open && !st.fail_open {
                     for (a, b) in before.iter().zip(&shares) {
-                        prop_assert!((a - b).abs() <= c.slew + 1e-6, "tick {t}: {a} -> {b}");
+                        let rising_during_drain = draining_before && b > a;
+                        prop_assert!((a - b).abs() <= c.slew + 1e-6 || rising_during_drain, "tick {t}: {a} -> {b}");
                     }
                 }
                 // Drained CDNs reach zero once the slew allows.

@@ -9,12 +9,11 @@
 use std::collections::BTreeMap;
 
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 
 use crate::zone::model::RegionKey;
 
-/// Milliseconds on a monotonic clock chosen by the caller (the daemon: since start; the
-/// simulator: simulated time).
-pub type Millis = u64;
+pub use crate::timestamp::Millis;
 
 /// Why a probe failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -194,21 +193,25 @@ impl VantageSignal {
     }
 }
 
-/// Demand seen in telemetry for one region.
+/// One source's latest delivered-traffic reading for a (CDN, region).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-struct Demand {
-    /// Latest total per CDN is summed at read time; here per (region, cdn) latest value.
+struct Delivered {
     gbps: f64,
     at: Millis,
 }
+
+/// Most vantages (probe locations and telemetry sources) kept per (CDN, region); beyond it a
+/// new vantage's observations are dropped (counted by the caller), so a misbehaving pusher
+/// cannot grow memory without bound.
+pub const MAX_VANTAGES: usize = 64;
 
 /// All signals.
 #[derive(Debug, Clone, Default)]
 pub struct SignalStore {
     /// region -> cdn -> vantage -> signal (nested so lookups borrow, never allocate).
     signals: HashMap<RegionKey, HashMap<String, BTreeMap<String, VantageSignal>>>,
-    /// region -> cdn -> latest delivered traffic.
-    delivered: HashMap<RegionKey, HashMap<String, Demand>>,
+    /// region -> cdn -> source -> latest delivered traffic.
+    delivered: HashMap<RegionKey, HashMap<String, BTreeMap<String, Delivered>>>,
 }
 
 impl SignalStore {
@@ -217,21 +220,27 @@ impl SignalStore {
         SignalStore::default()
     }
 
-    /// Record an observation.
-    pub fn ingest(&mut self, o: &Observation) {
-        self.signals
-            .entry(o.region.clone())
-            .or_default()
-            .entry(o.cdn.clone())
-            .or_default()
-            .entry(o.vantage.clone())
-            .or_default()
-            .add(o);
+    /// Record an observation. Returns false when it was dropped: a new vantage for a (CDN,
+    /// region) that already has `MAX_VANTAGES`.
+    pub fn ingest(&mut self, o: &Observation) -> bool {
+        let per_cdn = self.signals.entry(o.region.clone()).or_default().entry(o.cdn.clone()).or_default();
+        if !per_cdn.contains_key(&o.vantage) && per_cdn.len() >= MAX_VANTAGES {
+            return false;
+        }
+        match per_cdn.get_mut(&o.vantage) {
+            Some(v) => v.add(o),
+            None => per_cdn.entry(o.vantage.clone()).or_default().add(o),
+        }
         if let Some(g) = o.delivered_gbps {
             if g.is_finite() && g >= 0.0 {
-                self.delivered.entry(o.region.clone()).or_default().insert(o.cdn.clone(), Demand { gbps: g, at: o.at });
+                let sources = self.delivered.entry(o.region.clone()).or_default().entry(o.cdn.clone()).or_default();
+                let slot = sources.entry(o.vantage.clone()).or_default();
+                if o.at >= slot.at {
+                    *slot = Delivered { gbps: g, at: o.at };
+                }
             }
         }
+        true
     }
 
     /// Every vantage of (cdn, region), fresh or not, in name order.
@@ -253,11 +262,27 @@ impl SignalStore {
         self.vantages(cdn, region).is_some()
     }
 
-    /// Total fresh delivered traffic for a region, Gbps (sum over CDNs), if telemetry has any.
+    /// Fresh delivered traffic of a region, Gbps, if telemetry has any: per CDN the mean of
+    /// each source's latest fresh reading (several sources measure the same traffic; adding
+    /// them would double it, alternating between them would make caps oscillate), summed over
+    /// CDNs. Only the region's own readings count: a country's demand is never inferred from
+    /// its continent's.
     pub fn demand(&self, region: &RegionKey, now: Millis, staleness: Millis) -> Option<f64> {
         let per_cdn = self.delivered.get(region)?;
-        let fresh: Vec<f64> = per_cdn.values().filter(|d| now.saturating_sub(d.at) <= staleness).map(|d| d.gbps).collect();
-        (!fresh.is_empty()).then(|| fresh.iter().sum())
+        let mut total = None;
+        for sources in per_cdn.values() {
+            let fresh: SmallVec<[f64; 4]> = sources.values().filter(|d| now.saturating_sub(d.at) <= staleness).map(|d| d.gbps).collect();
+            if !fresh.is_empty() {
+                *total.get_or_insert(0.0) += fresh.iter().sum::<f64>() / fresh.len() as f64;
+            }
+        }
+        total
+    }
+
+    /// Forget regions no longer served (reload), keeping everything else.
+    pub fn retain_regions(&mut self, keep: impl Fn(&RegionKey) -> bool) {
+        self.signals.retain(|k, _| keep(k));
+        self.delivered.retain(|k, _| keep(k));
     }
 }
 
@@ -294,6 +319,33 @@ mod tests {
         assert_eq!(fresh[0].1.samples, 2);
         assert_eq!(s.fresh("a", &kr, 40_000, 30_000).count(), 0, "stale is unknown");
         assert!(s.ever("a", &kr));
+    }
+
+    #[test]
+    fn two_sources_of_demand_are_averaged_not_added() {
+        let mut s = SignalStore::new();
+        let kr = RegionKey::Country(*b"KR");
+        let push = |s: &mut SignalStore, cdn: &str, vantage: &str, at, gbps| {
+            s.ingest(&Observation { cdn: cdn.into(), vantage: vantage.into(), delivered_gbps: Some(gbps), ..obs("x", at, 100.0, 0) });
+        };
+        push(&mut s, "a", "rum:one", 1000, 100.0);
+        push(&mut s, "a", "rum:two", 1500, 120.0);
+        push(&mut s, "b", "rum:one", 1500, 50.0);
+        assert_eq!(s.demand(&kr, 2000, 30_000), Some(160.0), "mean of a's two sources plus b");
+        push(&mut s, "a", "rum:one", 2000, 110.0);
+        assert_eq!(s.demand(&kr, 2000, 30_000), Some(165.0));
+        assert_eq!(s.demand(&RegionKey::Continent(*b"AS"), 2000, 30_000), None, "no inference across regions");
+        assert_eq!(s.demand(&kr, 40_000, 30_000), None, "stale");
+    }
+
+    #[test]
+    fn vantages_per_cdn_and_region_are_capped() {
+        let mut s = SignalStore::new();
+        for v in 0..MAX_VANTAGES {
+            assert!(s.ingest(&obs(&format!("v{v}"), 1000, 100.0, 0)));
+        }
+        assert!(!s.ingest(&obs("one-too-many", 1000, 100.0, 0)));
+        assert!(s.ingest(&obs("v0", 2000, 100.0, 0)), "known vantages keep reporting");
     }
 
     #[test]

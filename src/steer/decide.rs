@@ -7,9 +7,9 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use crate::geo::Located;
+use crate::geo::{self, Located};
 use crate::steer::select::{self, Cell};
-use crate::zone::model::{CdnIndex, Code2, RegionKey, SteeredName, ZoneSet};
+use crate::zone::model::{CdnIndex, Code2, RegionKey, SteeredName};
 
 /// Settings of the selection that are not per zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +88,8 @@ pub struct NameDecisions {
 }
 
 impl NameDecisions {
-    /// Build with the configured static weights.
+    /// Build with the configured static weights (tests; the daemon plans with `plan`).
+    #[cfg(test)]
     pub fn from_static(name: &SteeredName) -> NameDecisions {
         let regions = name
             .regions
@@ -187,6 +188,41 @@ impl NameDecisions {
     }
 }
 
+/// The address a query is steered by, and how it was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr {
+    /// The (normalised) address located: the ECS address, else the packet's source.
+    pub addr: IpAddr,
+    /// Located by the EDNS Client Subnet option.
+    pub by_ecs: bool,
+    /// The ECS address was IPv4-mapped IPv6 (scopes are then reported in IPv6 bits).
+    pub mapped: bool,
+}
+
+/// Locate by the ECS address when the resolver sent one with a non-zero source prefix, else
+/// by the packet's source. IPv4-mapped addresses are located as IPv4. The DNS path and explain
+/// both call this, so they cannot disagree.
+pub fn client_addr(src: IpAddr, ecs: Option<(IpAddr, u8)>) -> ClientAddr {
+    match ecs {
+        Some((addr, source)) if source > 0 => match geo::normalize(addr) {
+            v4 @ IpAddr::V4(_) if addr.is_ipv6() => ClientAddr { addr: v4, by_ecs: true, mapped: true },
+            other => ClientAddr { addr: other, by_ecs: true, mapped: false },
+        },
+        _ => ClientAddr { addr: geo::normalize(src), by_ecs: false, mapped: false },
+    }
+}
+
+/// The ECS scope to echo: the answer's scope (in the located family) for a location-dependent
+/// answer, 0 for one that is not or when the source prefix was 0.
+pub fn ecs_scope(answer_scope: Option<u8>, source: u8, mapped: bool) -> u8 {
+    match answer_scope {
+        Some(s) if source > 0 => {
+            if mapped { s.saturating_add(96).min(128) } else { s }
+        }
+        _ => 0,
+    }
+}
+
 /// Marks an empty slot in the dense code tables.
 const NONE: u16 = u16::MAX;
 
@@ -251,14 +287,6 @@ pub struct DecisionTable {
     pub names: Vec<NameDecisions>,
     /// Client cell prefixes.
     pub cells: CellPrefixes,
-}
-
-impl DecisionTable {
-    /// Every steered name at its configured static weights (cold start, and until the
-    /// health engine publishes shares).
-    pub fn from_static(zones: &ZoneSet, cells: CellPrefixes) -> DecisionTable {
-        DecisionTable { names: zones.steered().map(NameDecisions::from_static).collect(), cells }
-    }
 }
 
 #[cfg(test)]

@@ -6,8 +6,12 @@
 //! - `plan`: zones + the health engine's view + operator overrides + `now` -> a
 //!   `DecisionTable` and the explain data beside it. The daemon, explain, the simulator and
 //!   tests all call this one function.
+//! - `explain`: one answer explained from a snapshot's parts, with the DNS path's functions.
 
 pub mod decide;
+pub mod explain;
+pub mod plan;
 pub mod select;
 
-pub use decide::{CellPrefixes, DecisionTable, NameDecisions, RegionDecision, Share, Steering};
+pub use decide::{CellPrefixes, ClientAddr, client_addr, ecs_scope, DecisionTable, NameDecisions, RegionDecision, Share, Steering};
+pub use plan::{CandidateExplain, CandidateState, Plan, PlanExplain, RegionExplain, plan};

@@ -23,6 +23,30 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::harness::repo;
+use cdnsteer::admin::ops::{ListedOverride, OpError, Operations, ReloadOutcome};
+use cdnsteer::config::NamedToken;
+use cdnsteer::overrides::{Override, OverrideError, OverrideRequest};
+
+/// The control plane is not under test here (the telemetry intake, status and auth are): a
+/// double that holds nothing and refuses changes. Overrides and reload are tested against the
+/// real daemon in `tests/it/operations.rs`.
+struct NoOperations;
+
+#[async_trait::async_trait]
+impl Operations for NoOperations {
+    async fn overrides(&self) -> Vec<ListedOverride> {
+        Vec::new()
+    }
+    async fn add_override(&self, _: OverrideRequest, _: &str) -> Result<Override, OpError> {
+        Err(OpError::Storage("no control plane in this test".into()))
+    }
+    async fn remove_override(&self, id: &str, _: &str) -> Result<Override, OpError> {
+        Err(OpError::Override(OverrideError::NotFound(id.to_string())))
+    }
+    async fn reload(&self, _: &str) -> ReloadOutcome {
+        ReloadOutcome::Refused { generation: 1, diagnostics: Vec::new(), error: Some("no control plane in this test".into()) }
+    }
+}
 
 const TOKEN: &str = "s3cret-token";
 
@@ -47,7 +71,8 @@ impl Admin {
             reader: publisher.reader(),
             telemetry: tx,
             events: Arc::clone(&events),
-            token: token.map(str::to_string),
+            tokens: token.map(|t| vec![NamedToken { name: "test".into(), token: t.to_string() }]).unwrap_or_default(),
+            ops: Arc::new(NoOperations),
             clock: Clock::new(),
             ready: Arc::clone(&ready),
         };
@@ -264,6 +289,7 @@ async fn decisions_returns_pushed_events() {
             old: vec![("akamai".into(), 0.5), ("fastly".into(), 0.5)],
             new: vec![("akamai".into(), 0.2), ("fastly".into(), 0.8)],
             reason: format!("event {i}"),
+            overrides: Vec::new(),
         });
     }
     let all = admin.get("/api/v1/decisions").await.json();
@@ -513,7 +539,7 @@ fn load(dir: &Path, text: &str, flags: &Flags) -> Result<Config, cdnsteer::diag:
 fn admin_config_defaults_file_and_overrides() {
     let dir = tempfile::tempdir().expect("temp dir");
     let c = Config::load(None, &Flags::default()).expect("defaults");
-    assert_eq!((c.admin_listen, c.admin_token.as_deref()), (Some(DEFAULT_ADMIN_LISTEN), None));
+    assert_eq!((c.admin_listen, c.admin_tokens.is_empty()), (Some(DEFAULT_ADMIN_LISTEN), true));
     assert_eq!(DEFAULT_ADMIN_LISTEN.to_string(), "127.0.0.1:8053");
 
     let token = dir.path().join("admin.token");
@@ -521,7 +547,7 @@ fn admin_config_defaults_file_and_overrides() {
     let text = format!("version: 1\nadmin:\n  listen: \"[::1]:9053\"\n  token_file: {}\n", token.display());
     let c = load(dir.path(), &text, &Flags::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_listen, Some("[::1]:9053".parse().expect("addr")));
-    assert_eq!(c.admin_token.as_deref(), Some(TOKEN));
+    assert_eq!(c.admin_tokens, [NamedToken { name: "admin".into(), token: TOKEN.into() }]);
     assert!(!format!("{c:?}").contains(TOKEN), "Debug must not print the token");
 
     let c = load(dir.path(), "version: 1\nadmin: {listen: off}\n", &Flags::default()).unwrap_or_else(|e| panic!("{e}"));
@@ -529,7 +555,7 @@ fn admin_config_defaults_file_and_overrides() {
 
     // The command line wins: a listener back on, and another token file.
     let other = dir.path().join("other.token");
-    std::fs::write(&other, "other-token").expect("write token");
+    std::fs::write(&other, "# the NOC's tokens\nnoc other-token\nci ci-token-123\n").expect("write token");
     let flags = Flags {
         admin_listen: Some("127.0.0.1:0".parse::<AdminListen>().expect("addr")),
         admin_token_file: Some(other),
@@ -537,7 +563,7 @@ fn admin_config_defaults_file_and_overrides() {
     };
     let c = load(dir.path(), &text, &flags).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.admin_listen, Some("127.0.0.1:0".parse().expect("addr")));
-    assert_eq!(c.admin_token.as_deref(), Some("other-token"));
+    assert_eq!(c.admin_tokens.iter().map(|t| (t.name.as_str(), t.token.as_str())).collect::<Vec<_>>(), [("noc", "other-token"), ("ci", "ci-token-123")]);
     assert_eq!("off".parse::<AdminListen>(), Ok(AdminListen::Off));
     assert!("nowhere".parse::<AdminListen>().is_err());
 }

@@ -31,6 +31,8 @@ pub struct TestServer {
     pub tcp: SocketAddr,
     /// The server.
     pub running: Running,
+    /// Its state directory, removed when the test ends.
+    pub _state: tempfile::TempDir,
 }
 
 /// Start the real server on 127.0.0.1 with an OS-chosen port.
@@ -43,9 +45,13 @@ pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
         admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
         ..Flags::default()
     };
-    let config = Config::load(None, &flags).expect("config");
+    let mut config = Config::load(None, &flags).expect("config");
+    // Durable state in a directory of its own (kept for the test's lifetime), never in the
+    // repository.
+    let state = tempfile::tempdir().expect("state dir");
+    config.state_dir = state.path().to_path_buf();
     let running = daemon::start(config).await.expect("server starts");
-    TestServer { udp: running.udp[0], tcp: running.tcp[0], running }
+    TestServer { udp: running.udp[0], tcp: running.tcp[0], running, _state: state }
 }
 
 /// Start on the bundled zones and GeoIP database.

@@ -105,7 +105,8 @@ async fn start(dir: &std::path::Path, zone_text: &str, token: Option<&str>) -> R
         ..Flags::default()
     };
     let mut config = Config::load(None, &overrides).expect("config");
-    config.admin_token = token.map(str::to_string);
+    config.admin_tokens = token.map(|t| vec![cdnsteer::config::NamedToken { name: "test".into(), token: t.to_string() }]).unwrap_or_default();
+    config.state_dir = dir.join("state");
     daemon::start(config).await.expect("server starts")
 }
 
@@ -155,10 +156,13 @@ async fn a_kr_fault_drains_kr_only_and_heals_after_the_hold_ramping() {
     let dns = s.udp[0];
     // Warm up: every probe has reported and scored.
     let warm = until(Duration::from_secs(5), || async {
-        ["KR", "JP", "default"].iter().all(|r| {
+        for r in ["KR", "JP", "default"] {
             let key = cdnsteer::region::parse_region(r).expect("region");
-            s.engine_view("live.example.com.", &key).is_some_and(|v| v.iter().all(|c| c.score.is_some()))
-        })
+            if !s.engine_region("live.example.com.", &key).await.is_some_and(|v| v.scores.iter().all(Option::is_some)) {
+                return false;
+            }
+        }
+        true
     })
     .await;
     assert!(warm.is_some(), "probes never warmed up");
@@ -304,11 +308,16 @@ async fn pushed_telemetry_moves_shares_like_probes() {
     .await;
     assert!(drained.is_some(), "telemetry never drained akamai in KR (after {pushes} pushes, {:?})", started.elapsed());
     let kr = cdnsteer::zone::model::RegionKey::Country(*b"KR");
-    let akamai = || s.engine_view("live.example.com.", &kr).and_then(|v| v.into_iter().find(|c| c.cdn == "akamai")).expect("akamai");
-    assert!(until(Duration::from_secs(3), || async { akamai().share == 0.0 }).await.is_some(), "{:?}", akamai());
-    let akamai = akamai();
-    assert!(matches!(akamai.status, cdnsteer::health::share::Status::Down { .. }), "{akamai:?}");
-    assert!(akamai.last.as_ref().is_some_and(|s| s.reasons[0].signal == cdnsteer::health::score::SignalKind::Errors), "{akamai:?}");
+    let akamai = || async {
+        let r = s.engine_region("live.example.com.", &kr).await.expect("KR state");
+        let i = r.position("akamai").expect("akamai");
+        (r.state.cdns[i], r.signals[i])
+    };
+    assert!(until(Duration::from_secs(3), || async { akamai().await.0.share == 0.0 }).await.is_some(), "{:?}", akamai().await);
+    let (state, signals) = akamai().await;
+    assert!(matches!(state.status, cdnsteer::health::share::Status::Down { .. }), "{state:?}");
+    let why = signals.and_then(|v| cdnsteer::health::score::score(&v, &cdnsteer::zone::health::HealthPolicy::default()));
+    assert!(why.as_ref().is_some_and(|s| s.reasons[0].signal == cdnsteer::health::score::SignalKind::Errors), "{why:?}");
     let jp: HashMap<String, usize> = answers(dns, "JP").await.0.into_iter().fold(HashMap::new(), |mut m, c| {
         *m.entry(c).or_default() += 1;
         m

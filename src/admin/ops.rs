@@ -1,0 +1,98 @@
+//! What the admin API asks of the control plane: the operations that change state. The
+//! daemon implements `Operations`; the API only authenticates, parses and maps outcomes to
+//! HTTP, so it never imports the daemon (no cycle) and tests can drive it with a double.
+
+use serde::Serialize;
+
+use crate::diag::Diagnostic;
+use crate::overrides::{Override, OverrideError, OverrideRequest};
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// The request was refused (400, 404 or 409, by kind).
+    #[error(transparent)]
+    Override(#[from] OverrideError),
+    /// The change could not be made durable (state directory unwritable, disk full): nothing
+    /// changed, in memory or on disk (5xx).
+    #[error("{0}")]
+    Storage(String),
+}
+
+/// An override as listed: the override, and whether it still applies to anything.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedOverride {
+    /// The override.
+    #[serde(flatten)]
+    pub item: Override,
+    /// Its name, region or CDN went away in a reload: kept until it expires.
+    pub dormant: bool,
+    /// Seconds until it expires.
+    pub expires_in_secs: u64,
+}
+
+/// A diagnostic as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagnosticJson {
+    /// The file.
+    pub file: String,
+    /// Line, 1-based (0 when the problem is the file as a whole).
+    pub line: u64,
+    /// Column, 1-based.
+    pub column: u64,
+    /// The named code (`unknown-cdn`).
+    pub code: &'static str,
+    /// The YAML path (`steered.live.regions.countries.KR`).
+    pub path: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl From<&Diagnostic> for DiagnosticJson {
+    fn from(d: &Diagnostic) -> DiagnosticJson {
+        DiagnosticJson {
+            file: d.file.display().to_string(),
+            line: d.pos.line,
+            column: d.pos.col,
+            code: d.code.as_str(),
+            path: d.path.clone(),
+            message: d.message.clone(),
+        }
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum ReloadOutcome {
+    /// A new generation serves the new configuration.
+    Applied {
+        /// The new generation.
+        generation: u64,
+        /// Milliseconds from the trigger to the swap.
+        took_ms: u64,
+    },
+    /// Something was wrong; the previous generation keeps serving.
+    Refused {
+        /// The generation still serving.
+        generation: u64,
+        /// Every problem found.
+        diagnostics: Vec<DiagnosticJson>,
+        /// A problem that is not a located diagnostic (GeoIP database), if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+}
+
+/// The control plane's mutating operations.
+#[async_trait::async_trait]
+pub trait Operations: Send + Sync {
+    /// Overrides in force, oldest first.
+    async fn overrides(&self) -> Vec<ListedOverride>;
+    /// Check, persist, audit and apply a new override; `who` is the token's name.
+    async fn add_override(&self, request: OverrideRequest, who: &str) -> Result<Override, OpError>;
+    /// Remove one by id.
+    async fn remove_override(&self, id: &str, who: &str) -> Result<Override, OpError>;
+    /// Reload zones and GeoIP as one transaction.
+    async fn reload(&self, who: &str) -> ReloadOutcome;
+}

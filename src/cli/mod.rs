@@ -1,0 +1,176 @@
+//! Command-line interface: `serve`, `check`, and the operator commands that talk to a
+//! running server's admin API (`explain`, `override`, `reload`; bodies in `operate`).
+
+pub mod operate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::AdminListen;
+
+/// cdnsteer: authoritative GSLB DNS that steers viewers across CDNs.
+#[derive(Debug, Parser)]
+#[command(name = "cdnsteer", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log format on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    /// Human-readable.
+    Text,
+    /// JSON lines.
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve DNS (defaults: zones/, geoip/iptoasn-country.mmdb, 127.0.0.1:5353).
+    Serve {
+        /// Daemon config file (YAML, version: 1); flags below override it.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Zone directory.
+        #[arg(long)]
+        zones: Option<PathBuf>,
+        /// GeoIP database (.mmdb).
+        #[arg(long)]
+        geoip: Option<PathBuf>,
+        /// Address to serve UDP and TCP on; repeat for several.
+        #[arg(long)]
+        listen: Vec<SocketAddr>,
+        /// Log format.
+        #[arg(long, value_enum)]
+        log_format: Option<LogFormatArg>,
+        /// Admin API address (default 127.0.0.1:8053), or `off` for none.
+        #[arg(long, value_name = "ADDR|off")]
+        admin_listen: Option<AdminListen>,
+        /// Admin token file (`NAME TOKEN` per line); without one, STATE_DIR/admin.token is
+        /// created with a random token named `local`.
+        #[arg(long, value_name = "PATH")]
+        admin_token_file: Option<PathBuf>,
+        /// Durable state (overrides, audit log, generated token); default `state`.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Check zone files (and optionally the GeoIP database) exactly as `serve` loads them.
+    Check {
+        /// Zone directory.
+        #[arg(default_value = "zones")]
+        dir: PathBuf,
+        /// Also open and verify this GeoIP database.
+        #[arg(long)]
+        geoip: Option<PathBuf>,
+        /// Also check the override state file in this directory (as `serve` loads it).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Explain why a client gets its answer for a steered name (region, candidates, scores,
+    /// shares, overrides), from a running server or offline from the files.
+    Explain {
+        /// The steered name, e.g. live.example.com.
+        name: String,
+        /// The client's (or resolver's) address.
+        #[arg(long)]
+        client: Option<String>,
+        /// The ECS subnet a resolver sends, ADDRESS/PREFIX.
+        #[arg(long)]
+        ecs: Option<String>,
+        /// Print the JSON the admin API returns.
+        #[arg(long)]
+        json: bool,
+        /// Without a server: zone files and GeoIP alone, configured weights.
+        #[arg(long)]
+        offline: bool,
+        /// Zone directory (with --offline).
+        #[arg(long, default_value = "zones")]
+        zones: PathBuf,
+        /// GeoIP database (with --offline).
+        #[arg(long, default_value = "geoip/iptoasn-country.mmdb")]
+        geoip: PathBuf,
+        /// Admin API of the running server.
+        #[arg(long, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
+        admin: String,
+    },
+    /// List, add or remove operator overrides (drain, pin, weight) on a running server.
+    Override {
+        /// What to do.
+        #[command(subcommand)]
+        action: OverrideAction,
+        /// Admin API of the running server.
+        #[arg(long, global = true, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
+        admin: String,
+        /// Token file (`NAME TOKEN` lines); else $CDNSTEER_TOKEN, else STATE_DIR/admin.token.
+        #[arg(long, global = true, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Where `serve` keeps its generated token.
+        #[arg(long, global = true, default_value = "state")]
+        state_dir: PathBuf,
+        /// Print JSON.
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Reload zones and GeoIP on a running server; prints the new generation or every problem.
+    Reload {
+        /// Admin API of the running server.
+        #[arg(long, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
+        admin: String,
+        /// Token file; else $CDNSTEER_TOKEN, else STATE_DIR/admin.token.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Where `serve` keeps its generated token.
+        #[arg(long, default_value = "state")]
+        state_dir: PathBuf,
+    },
+}
+
+/// `cdnsteer override ...`.
+#[derive(Debug, Subcommand)]
+pub enum OverrideAction {
+    /// The overrides in force.
+    List,
+    /// Add one: exactly one of --drain, --pin, --weight.
+    Add {
+        /// Take this CDN out of the answers.
+        #[arg(long, value_name = "CDN", group = "kind")]
+        drain: Option<String>,
+        /// Send the whole scope to this CDN.
+        #[arg(long, value_name = "CDN", group = "kind")]
+        pin: Option<String>,
+        /// Set a CDN's weight: CDN=WEIGHT.
+        #[arg(long, value_name = "CDN=WEIGHT", group = "kind")]
+        weight: Option<String>,
+        /// Steered name (default: every steered name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Region: KR, country:KR, continent:AS, network:NAME, default (default: every region).
+        #[arg(long)]
+        region: Option<String>,
+        /// How long: 10m, 2h, 1h30m.
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Until when (RFC 3339), instead of --expires.
+        #[arg(long, value_name = "TIME")]
+        until: Option<String>,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+        /// Who asked (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Drain even if a region is left with no candidate (it then answers its last resort).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove one by id.
+    Remove {
+        /// The override's id (`ovr-3`).
+        id: String,
+    },
+}

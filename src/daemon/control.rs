@@ -1,0 +1,318 @@
+//! The control plane of one server: the single writer (`Publisher`), the health engine and
+//! the live override set behind one async lock, with the override store and the event log
+//! beside them. Everything that changes what DNS answers goes through here: engine ticks,
+//! overrides added, removed or expired, reloads. The DNS path never takes this lock.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::ops::{DiagnosticJson, ListedOverride, OpError, Operations, ReloadOutcome};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::dns::Served;
+use crate::geo::GeoDb;
+use crate::health::events::{DecisionEvent, EventLog};
+use crate::health::{Engine, Observation};
+use crate::overrides::store::{AuditEntry, OverrideStore};
+use crate::overrides::{Override, OverrideRequest, OverrideSet};
+use crate::probe;
+use crate::publish::Publisher;
+use crate::steer;
+use crate::timestamp::Millis;
+use crate::zone::{self, ZoneSet};
+
+/// Probe fetches in flight at once, across all probes.
+const PROBE_CONCURRENCY: usize = 32;
+
+/// What the lock guards: the three things a plan is made from, and the writer.
+pub(super) struct ControlState {
+    pub publisher: Publisher,
+    pub engine: Engine,
+    pub overrides: OverrideSet,
+    /// Size and modification time of the GeoIP file last loaded.
+    pub geo_seen: Option<(u64, SystemTime)>,
+}
+
+/// The control plane.
+pub struct Control {
+    pub(super) config: Config,
+    pub(super) clock: Clock,
+    pub(super) state: Mutex<ControlState>,
+    pub(super) events: Arc<EventLog>,
+    pub(super) store: OverrideStore,
+    pub(super) probe_tx: tokio::sync::mpsc::Sender<Observation>,
+    pub(super) probes_stop: Mutex<CancellationToken>,
+    pub(super) stop: CancellationToken,
+}
+
+/// Size and modification time of a file: a reload re-reads the GeoIP database only when
+/// these change (it is large; zones are small and always re-read).
+pub(super) fn file_identity(path: &std::path::Path) -> Option<(u64, SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// Why a reload was refused.
+pub enum ReloadError {
+    /// Zone files have problems.
+    Zones(crate::diag::LoadError),
+    /// The GeoIP database is unusable.
+    Geo(crate::geo::GeoError),
+}
+
+impl std::fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReloadError::Zones(e) => write!(f, "zones not loaded:\n{e}"),
+            ReloadError::Geo(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Control {
+    /// The snapshot being served.
+    pub(super) async fn current(&self) -> Arc<Served> {
+        self.state.lock().await.publisher.current()
+    }
+
+    /// Plan with what the engine knows and the overrides in force, and publish it.
+    fn replan(st: &mut ControlState, now: Millis) -> u64 {
+        let ControlState { publisher, engine, overrides, .. } = st;
+        let generation = publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells));
+        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
+        generation
+    }
+
+    /// One engine round: feed what arrived, drop expired overrides, tick the zones that are
+    /// due, publish when anything the plan depends on changed, log the events.
+    pub(super) async fn tick(&self, observations: Vec<Observation>) {
+        let now = self.clock.now();
+        let mut st = self.state.lock().await;
+        for o in &observations {
+            if !st.engine.ingest(o) {
+                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED).increment(1);
+            }
+        }
+        let expired = self.expire(&mut st, now);
+        let zones = Arc::clone(&st.publisher.current().zones);
+        let st = &mut *st;
+        let report = st.engine.tick(&zones, &st.overrides, now);
+        if !report.changed && expired.is_empty() {
+            return;
+        }
+        let generation = Self::replan(st, now);
+        for o in expired {
+            self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
+        }
+        for mut event in report.events {
+            event.generation = generation;
+            metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
+            if event.reason.contains("failing open") {
+                metrics::counter!(crate::metrics::FAIL_OPEN, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
+                tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
+            } else {
+                tracing::info!(name = %event.name, region = %event.region, generation, old = ?event.old, new = ?event.new, reason = %event.reason, "shares changed");
+            }
+            self.events.push(event);
+        }
+    }
+
+    /// Remove expired overrides, durably and audited. If the state file cannot be written
+    /// they stop applying anyway (an expiry is a promise), and the failure is logged.
+    fn expire(&self, st: &mut ControlState, now: Millis) -> Vec<Override> {
+        if st.overrides.next_expiry().is_none_or(|t| t > now) {
+            return Vec::new();
+        }
+        let expired = st.overrides.expire(now);
+        if let Err(e) = self.store.save(&st.overrides) {
+            tracing::error!(error = %e, "cannot record expired overrides; they no longer apply");
+        }
+        for o in &expired {
+            tracing::info!(id = %o.id, what = %o.describe(), "override expired");
+            let entry = AuditEntry { when: now, who: "system".into(), author: None, what: "override.expire".into(), before: json(o), after: serde_json::Value::Null };
+            if let Err(e) = self.store.audit(&entry) {
+                tracing::error!(error = %e, "cannot append to the audit log");
+            }
+        }
+        expired
+    }
+
+    fn push_event(&self, event: DecisionEvent) {
+        tracing::info!(name = %event.name, region = %event.region, generation = event.generation, reason = %event.reason, "override change");
+        self.events.push(event);
+    }
+
+    /// Persist `next` and audit `entry`, all or nothing: if the audit line cannot be written
+    /// the previous set is written back.
+    fn commit(&self, previous: &OverrideSet, next: &OverrideSet, entry: &AuditEntry) -> Result<(), OpError> {
+        self.store.save(next).map_err(|e| OpError::Storage(format!("override not recorded, nothing changed: {e}")))?;
+        if let Err(e) = self.store.audit(entry) {
+            let _ = self.store.save(previous);
+            return Err(OpError::Storage(format!("audit log not writable, nothing changed: {e}")));
+        }
+        Ok(())
+    }
+
+    /// Reload zones (and GeoIP if its file changed) as one transaction.
+    pub(super) async fn reload_config(&self) -> Result<u64, ReloadError> {
+        let zones = load_zones(&self.config).await.map_err(ReloadError::Zones)?;
+        let identity = file_identity(&self.config.geoip);
+        let seen = self.state.lock().await.geo_seen;
+        let geo = if identity.is_none() || identity != seen { Some(load_geo(&self.config).await.map_err(ReloadError::Geo)?) } else { None };
+        let probes: Vec<_> = zones.zones.iter().flat_map(|z| z.health.probes.iter().cloned()).collect();
+        let zones = Arc::new(zones);
+        let now = self.clock.now();
+        let generation = {
+            let mut st = self.state.lock().await;
+            let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
+            // Tick the engine on the new zones first: it keeps what it knows of names and
+            // regions that stay and drops the rest; then plan and publish in one swap.
+            engine.tick(&zones, overrides, now);
+            let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
+            *geo_seen = identity;
+            generation
+        };
+        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
+        self.restart_probes(probes).await;
+        Ok(generation)
+    }
+
+    /// Stop the current probes and start `probes`.
+    pub(super) async fn restart_probes(&self, probes: Vec<crate::zone::health::Probe>) {
+        let mut current = self.probes_stop.lock().await;
+        current.cancel();
+        let stop = self.stop.child_token();
+        *current = stop.clone();
+        if probes.is_empty() {
+            return;
+        }
+        tracing::info!(probes = probes.len(), "starting probes");
+        let mut set = JoinSet::new();
+        probe::spawn_probes(probes, self.clock, self.probe_tx.clone(), PROBE_CONCURRENCY, stop, &mut set);
+        tokio::spawn(async move { while set.join_next().await.is_some() {} });
+    }
+
+    /// Reload, with metrics and logs, whoever asked.
+    pub(super) async fn reload_logged(&self, who: &str) -> Result<u64, (u64, ReloadError)> {
+        let started = Instant::now();
+        match self.reload_config().await {
+            Ok(generation) => {
+                metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
+                tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
+                Ok(generation)
+            }
+            Err(e) => {
+                metrics::counter!(crate::metrics::RELOADS, "result" => "failed").increment(1);
+                let serving = self.current().await.generation;
+                for line in e.to_string().lines() {
+                    tracing::error!("{line}");
+                }
+                tracing::error!(generation = serving, who, "reload failed; still serving the previous configuration");
+                Err((serving, e))
+            }
+        }
+    }
+}
+
+fn json(o: &Override) -> serde_json::Value {
+    serde_json::to_value(o).unwrap_or(serde_json::Value::Null)
+}
+
+/// A decision event for an override change (scope `*` for every name or region).
+fn override_event(o: &Override, now: Millis, generation: u64, reason: String) -> DecisionEvent {
+    DecisionEvent {
+        at: now,
+        generation,
+        name: o.name.clone().unwrap_or_else(|| "*".to_string()),
+        region: o.region.as_ref().map_or_else(|| "*".to_string(), ToString::to_string),
+        old: Vec::new(),
+        new: Vec::new(),
+        reason,
+        overrides: vec![o.id.clone()],
+    }
+}
+
+pub(super) async fn load_zones(config: &Config) -> Result<ZoneSet, crate::diag::LoadError> {
+    let dir = config.zones.clone();
+    match tokio::task::spawn_blocking(move || zone::load_dir(&dir)).await {
+        Ok(result) => result,
+        Err(e) => {
+            let mut d = crate::diag::Diagnostics::new();
+            d.push(&config.zones, crate::diag::Pos::default(), "", crate::diag::Code::Io, format!("zone loader failed: {e}"));
+            Err(crate::diag::LoadError { diagnostics: d.into_items(), files: 0 })
+        }
+    }
+}
+
+pub(super) async fn load_geo(config: &Config) -> Result<GeoDb, crate::geo::GeoError> {
+    let path = config.geoip.clone();
+    match tokio::task::spawn_blocking(move || GeoDb::open(&path)).await {
+        Ok(result) => result,
+        Err(e) => Err(crate::geo::GeoError::Io { path: config.geoip.clone(), source: std::io::Error::other(e.to_string()) }),
+    }
+}
+
+#[async_trait::async_trait]
+impl Operations for Control {
+    async fn overrides(&self) -> Vec<ListedOverride> {
+        let now = self.clock.now();
+        let st = self.state.lock().await;
+        let zones = Arc::clone(&st.publisher.current().zones);
+        let dormant = st.overrides.dormant(&zones, now);
+        st.overrides
+            .active(now)
+            .map(|o| ListedOverride { item: o.clone(), dormant: dormant.contains(&o.id), expires_in_secs: o.expires_at.saturating_sub(now) / 1000 })
+            .collect()
+    }
+
+    async fn add_override(&self, request: OverrideRequest, who: &str) -> Result<Override, OpError> {
+        let now = self.clock.now();
+        let candidate = request.into_override(who, now, self.config.override_max_expiry)?;
+        let mut st = self.state.lock().await;
+        let zones = Arc::clone(&st.publisher.current().zones);
+        st.overrides.check_new(&candidate, &zones, now)?;
+        let mut next = st.overrides.clone();
+        let added = next.add(candidate);
+        let entry = AuditEntry { when: now, who: who.to_string(), author: Some(added.author.clone()), what: "override.add".into(), before: serde_json::Value::Null, after: json(&added) };
+        self.commit(&st.overrides, &next, &entry)?;
+        st.overrides = next;
+        // Takes effect now: tick the engine (drains act at once) and publish.
+        let ControlState { engine, overrides, .. } = &mut *st;
+        engine.tick(&zones, overrides, now);
+        let generation = Self::replan(&mut st, now);
+        drop(st);
+        let reason = format!("override {} added by {who} ({}): {}; {}", added.id, added.author, added.describe(), added.reason);
+        self.push_event(override_event(&added, now, generation, reason));
+        Ok(added)
+    }
+
+    async fn remove_override(&self, id: &str, who: &str) -> Result<Override, OpError> {
+        let now = self.clock.now();
+        let mut st = self.state.lock().await;
+        let mut next = st.overrides.clone();
+        let removed = next.remove(id)?;
+        let entry = AuditEntry { when: now, who: who.to_string(), author: None, what: "override.remove".into(), before: json(&removed), after: serde_json::Value::Null };
+        self.commit(&st.overrides, &next, &entry)?;
+        st.overrides = next;
+        let zones = Arc::clone(&st.publisher.current().zones);
+        let ControlState { engine, overrides, .. } = &mut *st;
+        engine.tick(&zones, overrides, now);
+        let generation = Self::replan(&mut st, now);
+        drop(st);
+        self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));
+        Ok(removed)
+    }
+
+    async fn reload(&self, who: &str) -> ReloadOutcome {
+        let started = Instant::now();
+        match self.reload_logged(who).await {
+            Ok(generation) => ReloadOutcome::Applied { generation, took_ms: started.elapsed().as_millis() as u64 },
+            Err((generation, ReloadError::Zones(e))) => ReloadOutcome::Refused { generation, diagnostics: e.diagnostics.iter().map(DiagnosticJson::from).collect(), error: None },
+            Err((generation, ReloadError::Geo(e))) => ReloadOutcome::Refused { generation, diagnostics: Vec::new(), error: Some(e.to_string()) },
+        }
+    }
+}

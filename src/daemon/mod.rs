@@ -1,0 +1,252 @@
+//! `cdnsteer serve`: load and check everything (zones, GeoIP, the override state), publish
+//! generation 1, bind, tell systemd we are ready, then serve until SIGTERM/SIGINT. Reloads
+//! (SIGHUP, `POST /api/v1/reload`) are transactions: any problem keeps the old generation
+//! serving. The control plane (`control`) owns the writer, the engine and the overrides; the
+//! engine task ticks it; the DNS listeners only read snapshots.
+
+mod control;
+mod token;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::ops::Operations;
+use crate::admin::{self, AdminState};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::diag::LoadError;
+use crate::dns::{Handler, ServedReader, listener};
+use crate::geo::GeoError;
+use crate::health::events::EventLog;
+use crate::health::{Engine, HealthView, Observation, RegionHealth};
+use crate::overrides::store::{OverrideStore, StoreError};
+use crate::publish::Publisher;
+use crate::region::RegionKey;
+use crate::steer;
+
+pub use control::Control;
+
+/// Probe results waiting for the engine; beyond this they are dropped (counted).
+const PROBE_QUEUE: usize = 8192;
+/// Telemetry observations waiting for the engine; pushes wait for room. A queue of its own,
+/// so a burst of telemetry cannot crowd probe results out.
+const TELEMETRY_QUEUE: usize = 16_384;
+/// Decision events kept for the admin API.
+const EVENT_LOG: usize = 2000;
+/// The engine task wakes at least this often (override expiry, new observations).
+const MAX_SLEEP: Duration = Duration::from_millis(1000);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Zone files have problems.
+    #[error("zones not loaded:\n{0}")]
+    Zones(LoadError),
+    /// The GeoIP database is unusable.
+    #[error(transparent)]
+    Geo(GeoError),
+    /// The override state file cannot be used.
+    #[error("override state not loaded: {0}")]
+    State(StoreError),
+    /// The admin token file could not be created.
+    #[error("{0}")]
+    Token(String),
+    /// A listener could not be bound.
+    #[error("cannot listen: {0}")]
+    Bind(std::io::Error),
+}
+
+/// A running server: its bound addresses, a read handle, and the stop switch.
+pub struct Running {
+    /// UDP addresses bound.
+    pub udp: Vec<SocketAddr>,
+    /// TCP addresses bound.
+    pub tcp: Vec<SocketAddr>,
+    /// Admin API address, if enabled.
+    pub admin: Option<SocketAddr>,
+    /// Snapshot reader.
+    pub reader: ServedReader,
+    /// Decision events.
+    pub events: Arc<EventLog>,
+    /// Cancel to stop.
+    pub stop: CancellationToken,
+    /// The control plane (overrides, reload).
+    pub control: Arc<Control>,
+    tasks: JoinSet<()>,
+    telemetry: mpsc::Sender<Observation>,
+}
+
+impl Running {
+    /// Reload zones and GeoIP from the configured paths; the old generation keeps serving if
+    /// anything is wrong. Returns the new generation.
+    pub async fn reload(&self) -> Result<u64, String> {
+        self.control.reload_logged("signal").await.map_err(|(_, e)| e.to_string())
+    }
+
+    /// Feed an observation to the engine as telemetry does.
+    pub async fn observe(&self, o: Observation) {
+        let _ = self.telemetry.send(o).await;
+    }
+
+    /// What the engine knows about one region of a steered name (tests).
+    pub async fn engine_region(&self, name: &str, region: &RegionKey) -> Option<RegionHealth> {
+        self.control.state.lock().await.engine.region(name, region).cloned()
+    }
+
+    /// Stop serving and wait for the listeners and background tasks to finish.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// The engine loop: sleep until the next zone is due (or an override expires, at most
+/// `MAX_SLEEP`), take what arrived on both queues, and tick the control plane.
+async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observation>, mut telemetry: mpsc::Receiver<Observation>) {
+    loop {
+        let wait = {
+            let st = control.state.lock().await;
+            let zones = st.publisher.current().zones.clone();
+            let due = st.engine.next_due(&zones).min(st.overrides.next_expiry().unwrap_or(u64::MAX));
+            Duration::from_millis(due.saturating_sub(control.clock.now())).clamp(Duration::from_millis(5), MAX_SLEEP)
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = control.stop.cancelled() => return,
+        }
+        let mut observations = Vec::new();
+        while let Ok(o) = probes.try_recv() {
+            observations.push(o);
+        }
+        while let Ok(o) = telemetry.try_recv() {
+            observations.push(o);
+        }
+        control.tick(observations).await;
+    }
+}
+
+/// Load, bind and start serving; returns once the listeners run.
+pub async fn start(mut config: Config) -> Result<Running, StartError> {
+    crate::metrics::init();
+    let zones = control::load_zones(&config).await.map_err(StartError::Zones)?;
+    let geo_seen = control::file_identity(&config.geoip);
+    let geo = control::load_geo(&config).await.map_err(StartError::Geo)?;
+    let store = OverrideStore::new(&config.state_dir);
+    let overrides = store.load().map_err(StartError::State)?;
+    if config.admin_tokens.is_empty() && config.admin_token_file.is_none() {
+        let (path, tokens) = token::local_token(&config.state_dir).map_err(StartError::Token)?;
+        tracing::info!(path = %path.display(), "admin token for mutating requests (override, reload): read it from this file");
+        config.admin_tokens = tokens;
+        config.admin_token_file = Some(path);
+    }
+    let info = geo.info().clone();
+    tracing::info!(
+        zones = zones.zones.len(),
+        steered = zones.steered().count(),
+        overrides = overrides.items.len(),
+        geoip = %info.path.display(),
+        geoip_type = %info.database_type,
+        geoip_networks = info.networks,
+        "configuration loaded"
+    );
+    let clock = Clock::new();
+    let now = clock.now();
+    let probe_set: Vec<_> = zones.zones.iter().flat_map(|z| z.health.probes.iter().cloned()).collect();
+    let plan = steer::plan(&zones, &crate::health::NoHealth, &overrides, now, config.cells);
+    let publisher = Publisher::with_plan(zones, geo, plan, config.cells);
+    let reader = publisher.reader();
+    let bound = listener::bind(&config.listen.addrs).await.map_err(StartError::Bind)?;
+    let admin_listener = match config.admin_listen {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Bind(std::io::Error::new(e.kind(), format!("admin API {addr}: {e}"))))?),
+        None => None,
+    };
+    let udp = bound.udp_addrs();
+    let tcp = bound.tcp_addrs();
+    let admin = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
+    let stop = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    listener::spawn(bound, Handler::new(reader.clone()), &config.listen, stop.clone(), &mut tasks);
+
+    let (probe_tx, probe_rx) = mpsc::channel(PROBE_QUEUE);
+    let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE);
+    let events = Arc::new(EventLog::new(EVENT_LOG));
+    let ready = Arc::new(AtomicBool::new(false));
+    let tokens = config.admin_tokens.clone();
+    let control = Arc::new(Control {
+        config,
+        clock,
+        state: Mutex::new(control::ControlState { publisher, engine: Engine::new(), overrides, geo_seen }),
+        events: Arc::clone(&events),
+        store,
+        probe_tx,
+        probes_stop: Mutex::new(stop.child_token()),
+        stop: stop.clone(),
+    });
+    tasks.spawn(engine_task(Arc::clone(&control), probe_rx, telemetry_rx));
+    control.restart_probes(probe_set).await;
+    if let Some(listener) = admin_listener {
+        let ops: Arc<dyn Operations> = control.clone();
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops };
+        let stop = stop.clone();
+        tasks.spawn(async move {
+            if let Err(e) = admin::serve(listener, state, stop).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
+    metrics::gauge!(crate::metrics::GENERATION).set(1.0);
+    ready.store(true, Ordering::Release);
+    tracing::info!(?udp, ?tcp, ?admin, generation = 1, "serving");
+    Ok(Running { udp, tcp, admin, reader, events, stop, control, tasks, telemetry: telemetry_tx })
+}
+
+/// Tell systemd (Type=notify) something, if we run under it. Best effort: a missing socket is
+/// not an error.
+pub fn sd_notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else { return };
+    let path = std::path::PathBuf::from(path);
+    let result = if let Some(abstract_name) = path.to_str().and_then(|s| s.strip_prefix('@')) {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+/// Run until SIGTERM or SIGINT, reloading on SIGHUP.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let running = start(config).await?;
+    sd_notify("READY=1\nSTATUS=serving generation 1");
+    let mut hup = signal(SignalKind::hangup()).map_err(StartError::Bind)?;
+    let mut term = signal(SignalKind::terminate()).map_err(StartError::Bind)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(StartError::Bind)?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                sd_notify("RELOADING=1");
+                match running.control.reload_logged("SIGHUP").await {
+                    Ok(generation) => sd_notify(&format!("READY=1\nSTATUS=serving generation {generation}")),
+                    Err((serving, _)) => sd_notify(&format!("READY=1\nSTATUS=reload failed; serving generation {serving}")),
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    sd_notify("STOPPING=1");
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,187 @@
+use super::*;
+use crate::overrides::OverrideSet;
+use crate::diag::Diagnostics;
+use std::path::PathBuf;
+
+const ZONE: &str = r#"
+version: 1
+zone: example.test
+soa: {primary: ns1.example.test., contact: h.example.test., serial: 1}
+records:
+  - {name: "@", type: NS, value: ns1.example.test.}
+steered:
+  live:
+    last_resort: a
+    cdns: {a: {target: a.cdn.test}, b: {target: b.cdn.test}}
+    regions:
+      countries:
+        KR: {a: 1, b: 1}
+        JP: {a: 1, b: 1}
+      default: {a: 1, b: 1}
+health:
+  smoothing_half_life_secs: 2
+  thresholds: {down: 40, up: 70, up_hold_secs: 20}
+  shares: {max_change_per_tick: 0.25, min_dwell_secs: 10, min_warm_share: 0}
+"#;
+
+fn zones() -> ZoneSet {
+    crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.to_string())], Diagnostics::new()).expect("zone")
+}
+
+fn probe(cdn: &str, region: RegionKey, at: Millis, ok: bool) -> Observation {
+    if ok {
+        Observation {
+            cdn: cdn.into(),
+            region,
+            vantage: "v".into(),
+            at,
+            requests: 1,
+            errors: 0,
+            cache_hits: Some(1),
+            ttfb_ms: Some(50.0),
+            throughput_mbps: Some(80.0),
+            delivered_gbps: None,
+            failure: None,
+        }
+    } else {
+        Observation::failed_probe(cdn, region, "v", at, crate::health::signal::FailureReason::Timeout, 2000)
+    }
+}
+
+fn share_of(e: &Engine, region: &RegionKey, cdn: &str) -> f64 {
+    e.region("live.example.test.", region).and_then(|r| r.position(cdn).map(|i| r.state.cdns[i].share)).unwrap_or(f64::NAN)
+}
+
+#[test]
+fn a_fault_in_one_country_drains_only_there_and_heals_slowly() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let jp = RegionKey::Country(*b"JP");
+    let mut e = Engine::new();
+    let mut now = 0;
+    let mut events = Vec::new();
+    for step in 0..60 {
+        now += 1000;
+        let a_ok_in_kr = !(10..30).contains(&step);
+        for (region, a_ok) in [(kr.clone(), a_ok_in_kr), (jp.clone(), true), (RegionKey::Default, true)] {
+            e.ingest(&probe("a", region.clone(), now, a_ok));
+            e.ingest(&probe("b", region, now, true));
+        }
+        events.extend(e.tick(&zones, &OverrideSet::new(), now).events.into_iter().filter(|ev| ev.at > 1000));
+        if step == 14 {
+            assert_eq!(share_of(&e, &kr, "a"), 0.0, "drained within 4 ticks of the fault");
+            assert!((share_of(&e, &jp, "a") - 0.5).abs() < 1e-9, "JP untouched");
+            assert!((share_of(&e, &RegionKey::Default, "a") - 0.5).abs() < 1e-9, "default untouched");
+        }
+        if (30..49).contains(&step) {
+            assert_eq!(share_of(&e, &kr, "a"), 0.0, "step {step}: back before the 20 s hold");
+        }
+    }
+    assert!(share_of(&e, &kr, "a") > 0.4, "ramped back: {}", share_of(&e, &kr, "a"));
+    assert!(events.iter().any(|ev| ev.region == "country:KR" && ev.reason.contains("a up -> down")), "{events:?}");
+    assert!(events.iter().all(|ev| ev.region == "country:KR"), "only KR changed: {events:?}");
+}
+
+#[test]
+fn hovering_signal_does_not_flap() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let mut now = 0;
+    let mut direction_changes = 0;
+    let mut last_dir = 0i8;
+    let mut last_share = 0.5;
+    // One simulated hour of a signal that alternates between just-bad and just-good
+    // every few seconds, with noise.
+    let mut x: u64 = 0x9E37_79B9;
+    for step in 0..3600u64 {
+        now += 1000;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let bad = (step / 4) % 2 == 0 || x % 5 == 0;
+        e.ingest(&probe("a", kr.clone(), now, !bad));
+        e.ingest(&probe("b", kr.clone(), now, true));
+        e.tick(&zones, &OverrideSet::new(), now);
+        let s = share_of(&e, &kr, "a");
+        let dir = if s > last_share + 1e-9 { 1 } else if s < last_share - 1e-9 { -1 } else { 0 };
+        if dir != 0 && last_dir != 0 && dir != last_dir {
+            direction_changes += 1;
+        }
+        if dir != 0 {
+            last_dir = dir;
+        }
+        last_share = s;
+    }
+    // The configured bound: one reversal per dwell period at most (10 s -> 360 per hour).
+    assert!(direction_changes <= 3600 / 10, "{direction_changes} direction changes in an hour");
+    // Hysteresis does much better: a CDN that keeps failing never proves 20 s of health.
+    assert!(direction_changes <= 2, "{direction_changes} direction changes in an hour");
+}
+
+#[test]
+fn continent_signals_stand_in_for_a_country() {
+    let zones = zones();
+    let mut e = Engine::new();
+    e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
+    e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
+    e.tick(&zones, &OverrideSet::new(), 1000);
+    let view = e.region("live.example.test.", &RegionKey::Country(*b"KR")).expect("view");
+    assert_eq!(view.signal_region[0], Some(RegionKey::Continent(*b"AS")));
+    assert!(matches!(view.state.cdns[0].status, Status::Down { .. }));
+    assert_eq!(view.state.cdns[0].share, 0.0);
+}
+
+#[test]
+fn stale_signals_are_unknown_not_healthy() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    e.ingest(&probe("a", kr.clone(), 1000, false));
+    e.ingest(&probe("b", kr.clone(), 1000, true));
+    e.tick(&zones, &OverrideSet::new(), 1000);
+    assert_eq!(share_of(&e, &kr, "a"), 0.0);
+    // No data for a minute (staleness 30 s): a stays down, it is not "healthy".
+    for t in 2..60 {
+        e.tick(&zones, &OverrideSet::new(), t * 1000);
+    }
+    assert_eq!(share_of(&e, &kr, "a"), 0.0);
+}
+
+#[test]
+fn a_degraded_cdn_gone_stale_does_not_climb_back() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let slow = |at| Observation { ttfb_ms: Some(900.0), ..probe("a", RegionKey::Country(*b"KR"), at, true) };
+    let mut now = 0;
+    for _ in 0..20 {
+        now += 1000;
+        e.ingest(&slow(now));
+        e.ingest(&probe("b", kr.clone(), now, true));
+        e.tick(&zones, &OverrideSet::new(), now);
+    }
+    let degraded = share_of(&e, &kr, "a");
+    assert!(degraded < 0.45, "degraded CDN carries less: {degraded}");
+    // Signals stop; 40 s later (staleness 30 s) it must not be back at its full weight.
+    for _ in 0..40 {
+        now += 1000;
+        e.tick(&zones, &OverrideSet::new(), now);
+    }
+    assert!((share_of(&e, &kr, "a") - degraded).abs() < 0.02, "stale is not healthy: {}", share_of(&e, &kr, "a"));
+}
+
+#[test]
+fn many_vantages_and_a_large_quorum() {
+    let mut zones = zones();
+    zones.zones[0].health.quorum = 9;
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    for v in 0..10 {
+        let o = Observation { vantage: format!("v{v}"), ..probe("a", kr.clone(), 1000, false) };
+        e.ingest(&o);
+        e.ingest(&Observation { vantage: format!("v{v}"), ..probe("b", kr.clone(), 1000, true) });
+    }
+    e.tick(&zones, &OverrideSet::new(), 1000);
+    assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
+}
