@@ -284,7 +284,8 @@ impl OverrideSet {
             } else {
                 continue;
             };
-            return Err(OverrideError::Conflict { ids: vec![o.id.clone(), new.id.clone()], message });
+            let ids = [o.id.clone(), new.id.clone()].into_iter().filter(|id| !id.is_empty()).collect();
+            return Err(OverrideError::Conflict { ids, message });
         }
         Ok(())
     }
@@ -308,7 +309,8 @@ impl OverrideSet {
                         "draining {} would leave {} {} with no candidate, and its last resort is {last}, which would be drained too; change last_resort in the zone instead",
                         new.cdn, name.name, region.key
                     );
-                    return Err(OverrideError::Conflict { ids: applied.ids(), message });
+                    let ids = applied.ids().into_iter().filter(|id| !id.is_empty()).collect();
+                    return Err(OverrideError::Conflict { ids, message });
                 }
                 emptied.push(format!("{} {}", name.name, region.key));
             }
