@@ -162,7 +162,10 @@ pub fn plan(zones: &ZoneSet, health: &dyn HealthView, overrides: &OverrideSet, n
 
 /// One region: shares, drains, pin, fail-open, TTL.
 fn plan_region(name: &SteeredName, region: &Region, p: &HealthPolicy, view: Option<&RegionHealth>, applied: &RegionOverrides<'_>) -> (RegionDecision, RegionExplain) {
-    let current = view.filter(|v| v.matches(name, region));
+    // Health state for the region's current candidates; a region whose candidates are all
+    // cold (no signal yet) serves its configured weights as they are now, not as they were
+    // when the engine last ticked.
+    let current = view.filter(|v| v.matches(name, region) && !v.state.cdns.iter().all(|c| c.status == Status::Cold));
     let mut candidates: Vec<CandidateExplain> = region
         .candidates
         .iter()
