@@ -340,7 +340,7 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
-    let known = telemetry::known_cdns(&state.reader.load_full().zones);
+    let known = telemetry::Known::of(&state.reader.load_full().zones);
     let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
         Ok(o) => o,
         Err(e) => {

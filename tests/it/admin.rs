@@ -296,6 +296,7 @@ async fn decisions_returns_pushed_events() {
     let all = all.as_array().expect("list");
     assert_eq!(all.len(), 5);
     assert_eq!(all[0]["reason"], "event 0");
+    assert_eq!((all[0]["at"].as_str(), all[1]["at"].as_str()), (Some("1970-01-01T00:00:00Z"), Some("1970-01-01T00:00:01Z")), "wall-clock RFC 3339");
     assert_eq!(all[4]["generation"], 6);
     assert_eq!(all[4]["new"], serde_json::json!([["akamai", 0.2], ["fastly", 0.8]]));
     let last_two = admin.get("/api/v1/decisions?limit=2").await.json();

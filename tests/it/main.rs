@@ -17,3 +17,4 @@ mod probe;
 mod admin;
 mod steering;
 mod operations;
+mod cli;
