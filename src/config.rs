@@ -305,7 +305,10 @@ impl Config {
         }
         if !cx.diags.is_empty() {
             let files = cx.diags.files_seen();
-            return Err(LoadError { diagnostics: cx.diags.into_items(), files });
+            let mut diagnostics = cx.diags.into_items();
+            // In line order, as an operator reads the file.
+            diagnostics.sort_by_key(|d| (d.file.clone(), d.pos.line, d.pos.col));
+            return Err(LoadError { diagnostics, files });
         }
         if !flags.listen.is_empty() {
             listen.addrs = flags.listen.clone();
