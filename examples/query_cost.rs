@@ -1,5 +1,6 @@
 //! Instruction count per query for `valgrind --tool=callgrind`: answers `N` queries of one kind
-//! through the real handler (bytes in, bytes out) on the bundled zones and GeoIP database.
+//! through the real handler (bytes in, bytes out) on the bundled zones and GeoIP database,
+//! counted in a worker's own DNS counters as the UDP listener does.
 //!
 //! ```text
 //! cargo build --release --example query_cost
@@ -14,6 +15,7 @@ use std::path::Path;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
+use cdnsteer::dns::counters::{DEFAULT_MAX_NAMES, DnsCounters};
 use cdnsteer::dns::Transport;
 
 fn main() {
@@ -39,12 +41,18 @@ fn main() {
     m.set_edns(e);
     let Ok(bytes) = m.to_vec() else { std::process::exit(1) };
     let src = SocketAddr::from(([127, 0, 0, 1], 5300));
+    let registry = DnsCounters::new(DEFAULT_MAX_NAMES);
+    let mut counters = registry.worker();
     let mut total = 0usize;
     for i in 0..n {
         let mut q = bytes.clone();
         q[0] = (i >> 8) as u8;
         q[1] = i as u8;
-        total += handler.handle_packet(&q, src, Transport::Udp).map_or(0, |r| r.len());
+        // A fresh buffer per query, like `Handler::handle_packet`.
+        let mut out = Vec::with_capacity(512);
+        if handler.handle_counted(&q, src, Transport::Udp, &mut out, &mut counters) {
+            total += out.len();
+        }
     }
     println!("{kind}: {n} queries, {total} response bytes");
 }

@@ -15,6 +15,17 @@
 //! empty file, or one with spaces inside the token, is an `invalid-setting` error. Without a
 //! token file the read-only endpoints still work, and telemetry is refused with 403 wherever
 //! the listener is bound.
+//!
+//! # Metrics
+//!
+//! ```yaml
+//! metrics:
+//!   max_names: 50                       # steered names with their own name label (0 to 100000)
+//! ```
+//!
+//! Steered answers are counted by name, region and CDN for the first `max_names` steered
+//! names (in zone order); the others are counted together as `name="_other"`, so thousands of
+//! names do not make millions of series.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -25,6 +36,7 @@ use serde::Deserialize;
 
 use crate::steer::decide::CellPrefixes;
 use crate::diag::{Code, Diagnostics, LoadError, Pos};
+use crate::dns::counters::DEFAULT_MAX_NAMES;
 use crate::dns::listener::ListenConfig;
 use crate::zone::spec::{Spanned, parse_yaml, pos};
 
@@ -69,7 +81,21 @@ pub struct ConfigFile {
     /// Admin API.
     #[serde(default)]
     pub admin: Option<AdminFile>,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: Option<MetricsFile>,
 }
+
+/// `metrics:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFile {
+    /// Steered names counted under their own name label.
+    pub max_names: Option<Spanned<usize>>,
+}
+
+/// Largest accepted `metrics.max_names`.
+pub const MAX_METRICS_NAMES: usize = 100_000;
 
 /// `admin:` block.
 #[derive(Debug, Deserialize)]
@@ -159,6 +185,8 @@ pub struct Config {
     pub admin_listen: Option<SocketAddr>,
     /// Bearer token for the admin API's mutating endpoints; `None` refuses them (403).
     pub admin_token: Option<String>,
+    /// Steered names whose answers are counted under their own name label (`metrics.max_names`).
+    pub metrics_max_names: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -171,6 +199,7 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("admin_listen", &self.admin_listen)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field("metrics_max_names", &self.metrics_max_names)
             .finish()
     }
 }
@@ -271,6 +300,13 @@ impl Config {
             }
             listen.udp_workers = w.value;
         }
+        let mut metrics_max_names = DEFAULT_MAX_NAMES;
+        if let Some(m) = parsed.metrics.as_ref().and_then(|m| m.max_names.as_ref()) {
+            if m.value > MAX_METRICS_NAMES {
+                bad(pos(m), "metrics.max_names", format!("{}; expected 0 to {MAX_METRICS_NAMES}", m.value));
+            }
+            metrics_max_names = m.value;
+        }
         let mut admin_listen = Some(DEFAULT_ADMIN_LISTEN);
         let mut admin_token = None;
         let admin = parsed.admin.as_ref();
@@ -312,6 +348,7 @@ impl Config {
             log_format: flags.log_format.or(parsed.log_format).unwrap_or_default(),
             admin_listen,
             admin_token,
+            metrics_max_names,
         })
     }
 }

@@ -15,7 +15,7 @@ use crate::admin::{self, AdminState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::diag::LoadError;
-use crate::dns::{Handler, listener};
+use crate::dns::{DnsCounters, Handler, listener};
 use crate::health::engine::Engine;
 use crate::health::events::EventLog;
 use crate::geo::{GeoDb, GeoError};
@@ -239,7 +239,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     let admin = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    listener::spawn(bound, Handler::new(reader.clone()), &config.listen, stop.clone(), &mut tasks);
+    let counters = DnsCounters::new(config.metrics_max_names);
+    listener::spawn(bound, Handler::new(reader.clone()), &counters, &config.listen, stop.clone(), &mut tasks);
 
     let (tx, rx) = mpsc::channel(OBSERVATION_QUEUE);
     let events = Arc::new(EventLog::new(EVENT_LOG));
@@ -260,7 +261,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     tasks.spawn(engine_task(Arc::clone(&shared), rx));
     restart_probes(&shared, probes).await;
     if let Some(listener) = admin_listener {
-        let state = AdminState { reader: reader.clone(), telemetry: tx, events: Arc::clone(&events), token, clock, ready: Arc::clone(&ready) };
+        let state = AdminState { reader: reader.clone(), telemetry: tx, events: Arc::clone(&events), token, clock, ready: Arc::clone(&ready), dns: counters };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {

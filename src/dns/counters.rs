@@ -1,0 +1,504 @@
+//! DNS counters without a shared write per query: every UDP worker (and, for TCP, every
+//! runtime thread) owns a `Block` of relaxed atomics that only it writes (load + store, no
+//! read-modify-write instruction), and the admin API sums all blocks at scrape time.
+//!
+//! Steered answers are counted in a dense array indexed through a `Layout` derived from the
+//! snapshot's zones (steered name x region x CDN; names past `max_names` share `_other`
+//! series). A worker that answers from a table with another layout (a zone reload) folds its
+//! block into the registry's label-keyed totals under the registry's mutex and starts a new
+//! block: allocation and locking happen at reload, never per query. A scrape reads the blocks
+//! and the folded totals under the same mutex, so no count is ever seen twice or lost, and
+//! every counter only goes up.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::Served;
+use super::answer::SteeredHit;
+use super::handler::Transport;
+use super::wire::DropReason;
+use crate::metrics::{self, write_family, write_sample};
+use crate::zone::ZoneSet;
+
+/// Steered names counted under their own name label unless configured otherwise.
+pub const DEFAULT_MAX_NAMES: usize = 50;
+/// The name label of steered answers for names past the limit.
+pub const OTHER_NAME: &str = "_other";
+
+/// Question types with their own label value; everything else is `other`.
+pub const QTYPES: [(u16, &str); 13] = [
+    (1, "A"),
+    (28, "AAAA"),
+    (5, "CNAME"),
+    (2, "NS"),
+    (6, "SOA"),
+    (15, "MX"),
+    (16, "TXT"),
+    (257, "CAA"),
+    (255, "ANY"),
+    (65, "HTTPS"),
+    (64, "SVCB"),
+    (12, "PTR"),
+    (33, "SRV"),
+];
+const N_QTYPES: usize = QTYPES.len() + 1;
+const QTYPE_OTHER: usize = QTYPES.len();
+
+/// Response codes with their own label value (all the handler sends); anything else is
+/// `other`.
+pub const RCODES: [(u16, &str); 7] = [
+    (0, "NOERROR"),
+    (1, "FORMERR"),
+    (2, "SERVFAIL"),
+    (3, "NXDOMAIN"),
+    (4, "NOTIMP"),
+    (5, "REFUSED"),
+    (16, "BADVERS"),
+];
+const N_RCODES: usize = RCODES.len() + 1;
+const RCODE_OTHER: usize = RCODES.len();
+
+const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+const N_QUERIES: usize = TRANSPORTS.len() * N_QTYPES * N_RCODES;
+const ECS: [&str; 2] = ["present", "absent"];
+const DROP_REASONS: [(DropReason, &str); 3] =
+    [(DropReason::Short, "short"), (DropReason::Response, "response"), (DropReason::SourcePortZero, "source_port_zero")];
+
+/// QTYPE -> label index, a table lookup (QTYPE 257 is CAA, the largest listed).
+const QTYPE_INDEX: [u8; 258] = {
+    let mut t = [QTYPE_OTHER as u8; 258];
+    let mut i = 0;
+    while i < QTYPES.len() {
+        t[QTYPES[i].0 as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+const RCODE_INDEX: [u8; 17] = {
+    let mut t = [RCODE_OTHER as u8; 17];
+    let mut i = 0;
+    while i < RCODES.len() {
+        t[RCODES[i].0 as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn qtype_index(qtype: u16) -> usize {
+    QTYPE_INDEX.get(usize::from(qtype)).map_or(QTYPE_OTHER, |&i| usize::from(i))
+}
+
+#[inline]
+fn rcode_index(rcode: u16) -> usize {
+    RCODE_INDEX.get(usize::from(rcode)).map_or(RCODE_OTHER, |&i| usize::from(i))
+}
+
+#[inline]
+fn query_index(transport: Transport, qtype: u16, rcode: u16) -> usize {
+    let t = match transport {
+        Transport::Udp => 0,
+        Transport::Tcp => 1,
+    };
+    (t * N_QTYPES + qtype_index(qtype)) * N_RCODES + rcode_index(rcode)
+}
+
+#[inline]
+fn drop_index(reason: DropReason) -> usize {
+    match reason {
+        DropReason::Short => 0,
+        DropReason::Response => 1,
+        DropReason::SourcePortZero => 2,
+    }
+}
+
+/// Add one to a counter only the calling worker writes: a plain load and store, so no locked
+/// instruction and no cache line shared with another writer.
+#[inline]
+fn bump(counter: &AtomicU64) {
+    counter.store(counter.load(Relaxed).wrapping_add(1), Relaxed);
+}
+
+/// Label values of one steered series: (name, region, CDN).
+type SeriesKey = (Arc<str>, Arc<str>, Arc<str>);
+
+/// Where one steered name's (region, CDN) pairs live in `Layout::slots`.
+#[derive(Debug, Clone, Copy)]
+struct NameSlots {
+    base: usize,
+    regions: usize,
+    cdns: usize,
+}
+
+/// The dense layout of the steered counters for one zone table: (name, region, CDN) -> series.
+#[derive(Debug)]
+struct Layout {
+    /// `ZoneTable::id` this layout was derived for.
+    table_id: u64,
+    /// Per steered name, in `ZoneSet::steered()` order.
+    names: Box<[NameSlots]>,
+    /// `base + region * cdns + cdn` -> index into `series`.
+    slots: Box<[u32]>,
+    /// Label values per series.
+    series: Box<[SeriesKey]>,
+}
+
+impl Layout {
+    fn empty() -> Layout {
+        Layout { table_id: 0, names: Box::default(), slots: Box::default(), series: Box::default() }
+    }
+
+    /// Every (name, region, CDN) of `zones`: its own series for the first `max_names` names,
+    /// a shared `_other` series per (region, CDN) label pair after that.
+    fn derive(table_id: u64, zones: &ZoneSet, max_names: usize) -> Layout {
+        let mut names = Vec::new();
+        let mut slots = Vec::new();
+        let mut series: Vec<SeriesKey> = Vec::new();
+        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
+        let mut intern = |s: String| Arc::clone(interned.entry(s.clone()).or_insert_with(|| Arc::from(s)));
+        let other: Arc<str> = Arc::from(OTHER_NAME);
+        let mut other_series: HashMap<(Arc<str>, Arc<str>), u32> = HashMap::new();
+        for (index, steered) in zones.steered().enumerate() {
+            let name = intern(steered.name.to_string());
+            let regions: Vec<Arc<str>> = steered.regions.iter().map(|r| intern(r.key.to_string())).collect();
+            let cdns: Vec<Arc<str>> = steered.cdns.iter().map(|c| intern(c.name.clone())).collect();
+            names.push(NameSlots { base: slots.len(), regions: regions.len(), cdns: cdns.len() });
+            for region in &regions {
+                for cdn in &cdns {
+                    let slot = if index < max_names {
+                        series.push((Arc::clone(&name), Arc::clone(region), Arc::clone(cdn)));
+                        series.len() - 1
+                    } else {
+                        let next = series.len();
+                        let at = *other_series.entry((Arc::clone(region), Arc::clone(cdn))).or_insert_with(|| {
+                            series.push((Arc::clone(&other), Arc::clone(region), Arc::clone(cdn)));
+                            next as u32
+                        });
+                        at as usize
+                    };
+                    slots.push(u32::try_from(slot).unwrap_or(u32::MAX));
+                }
+            }
+        }
+        Layout { table_id, names: names.into(), slots: slots.into(), series: series.into() }
+    }
+
+    /// The series index of a steered hit, if the hit fits this layout.
+    #[inline]
+    fn series_of(&self, hit: &SteeredHit) -> Option<usize> {
+        let n = self.names.get(hit.index)?;
+        let (region, cdn) = (hit.steering.region, hit.steering.cdn);
+        if region >= n.regions || cdn >= n.cdns {
+            return None;
+        }
+        self.slots.get(n.base + region * n.cdns + cdn).map(|&s| s as usize)
+    }
+}
+
+/// One worker's counters. Written by its owner only; read by scrapes.
+#[derive(Debug)]
+struct Block {
+    queries: [AtomicU64; N_QUERIES],
+    ecs: [AtomicU64; 2],
+    truncated: AtomicU64,
+    dropped: [AtomicU64; DROP_REASONS.len()],
+    layout: Arc<Layout>,
+    /// One per `layout.series`.
+    steered: Box<[AtomicU64]>,
+}
+
+impl Block {
+    fn new(layout: Arc<Layout>) -> Block {
+        let steered = layout.series.iter().map(|_| AtomicU64::new(0)).collect();
+        Block {
+            queries: std::array::from_fn(|_| AtomicU64::new(0)),
+            ecs: std::array::from_fn(|_| AtomicU64::new(0)),
+            truncated: AtomicU64::new(0),
+            dropped: std::array::from_fn(|_| AtomicU64::new(0)),
+            layout,
+            steered,
+        }
+    }
+}
+
+/// Sums by label: the folded blocks of the past, and a scrape's result.
+#[derive(Debug, Clone)]
+struct Totals {
+    queries: [u64; N_QUERIES],
+    ecs: [u64; 2],
+    truncated: u64,
+    dropped: [u64; DROP_REASONS.len()],
+    steered: BTreeMap<SeriesKey, u64>,
+}
+
+impl Default for Totals {
+    fn default() -> Self {
+        Totals { queries: [0; N_QUERIES], ecs: [0; 2], truncated: 0, dropped: [0; DROP_REASONS.len()], steered: BTreeMap::new() }
+    }
+}
+
+impl Totals {
+    fn add(&mut self, block: &Block) {
+        for (sum, c) in self.queries.iter_mut().zip(&block.queries) {
+            *sum += c.load(Relaxed);
+        }
+        for (sum, c) in self.ecs.iter_mut().zip(&block.ecs) {
+            *sum += c.load(Relaxed);
+        }
+        self.truncated += block.truncated.load(Relaxed);
+        for (sum, c) in self.dropped.iter_mut().zip(&block.dropped) {
+            *sum += c.load(Relaxed);
+        }
+        for (key, c) in block.layout.series.iter().zip(block.steered.iter()) {
+            let n = c.load(Relaxed);
+            if n > 0 {
+                *self.steered.entry(key.clone()).or_insert(0) += n;
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    next_id: u64,
+    /// Every live worker's current block.
+    blocks: Vec<(u64, Arc<Block>)>,
+    /// Counts of blocks that were replaced or whose worker ended.
+    folded: Totals,
+    /// The newest layout derived (shared by the workers that move to it).
+    layout: Arc<Layout>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    max_names: usize,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    /// The layout for `snap`'s table, derived once per table.
+    fn layout_for(&mut self, snap: &Served, max_names: usize) -> Arc<Layout> {
+        if self.layout.table_id != snap.table.id {
+            self.layout = Arc::new(Layout::derive(snap.table.id, &snap.zones, max_names));
+        }
+        Arc::clone(&self.layout)
+    }
+}
+
+/// The registry of DNS counters: hands out per-worker counters and renders the sums. Cheap to
+/// clone (one handle for the listeners and the admin API).
+#[derive(Debug, Clone)]
+pub struct DnsCounters {
+    shared: Arc<Shared>,
+}
+
+impl DnsCounters {
+    /// A registry that gives steered names past the first `max_names` the name `_other`.
+    pub fn new(max_names: usize) -> DnsCounters {
+        let state = State { next_id: 0, blocks: Vec::new(), folded: Totals::default(), layout: Arc::new(Layout::empty()) };
+        DnsCounters { shared: Arc::new(Shared { max_names, state: Mutex::new(state) }) }
+    }
+
+    /// Counters for one worker that will own them (a UDP worker). Registers a block: call once
+    /// per worker, not per query.
+    pub fn worker(&self) -> WorkerCounters {
+        let mut state = self.shared.lock();
+        let id = state.next_id;
+        state.next_id += 1;
+        let block = Arc::new(Block::new(Arc::clone(&state.layout)));
+        state.blocks.push((id, Arc::clone(&block)));
+        WorkerCounters { shared: Arc::clone(&self.shared), id, block }
+    }
+
+    /// Run `f` with the calling thread's counters of this registry, registered on the first
+    /// call on each thread. For tasks that may move between threads (TCP connections): a task
+    /// never yields inside `f`, so each thread's block still has one writer. `None` only while
+    /// the thread is exiting.
+    pub fn with_thread_counters<R>(&self, f: impl FnOnce(&mut WorkerCounters) -> R) -> Option<R> {
+        thread_local! {
+            static COUNTERS: RefCell<Vec<WorkerCounters>> = const { RefCell::new(Vec::new()) };
+        }
+        COUNTERS
+            .try_with(|cell| {
+                let mut mine = cell.try_borrow_mut().ok()?;
+                let at = match mine.iter().position(|w| Arc::ptr_eq(&w.shared, &self.shared)) {
+                    Some(at) => at,
+                    None => {
+                        // Registries of servers that stopped are held only here: let them go.
+                        mine.retain(|w| Arc::strong_count(&w.shared) > 1);
+                        mine.push(self.worker());
+                        mine.len() - 1
+                    }
+                };
+                mine.get_mut(at).map(f)
+            })
+            .ok()
+            .flatten()
+    }
+
+    /// Append every DNS series to `out` in the Prometheus text format: the sum of all workers
+    /// and of the folded totals, with every series of `current`'s zones present (at 0 if
+    /// nothing was counted yet).
+    pub fn render(&self, current: &Served, out: &mut String) {
+        let (totals, layout) = {
+            let mut state = self.shared.lock();
+            let layout = state.layout_for(current, self.shared.max_names);
+            let mut totals = state.folded.clone();
+            for (_, block) in &state.blocks {
+                totals.add(block);
+            }
+            (totals, layout)
+        };
+        render_totals(&totals, &layout, out);
+    }
+}
+
+fn render_totals(totals: &Totals, layout: &Layout, out: &mut String) {
+    write_family(out, &metrics::DNS_QUERIES);
+    for (t, transport) in TRANSPORTS.iter().enumerate() {
+        for q in 0..N_QTYPES {
+            let qtype = QTYPES.get(q).map_or("other", |(_, l)| l);
+            for r in 0..N_RCODES {
+                let rcode = RCODES.get(r).map_or("other", |(_, l)| l);
+                let n = totals.queries[(t * N_QTYPES + q) * N_RCODES + r];
+                write_sample(out, metrics::DNS_QUERIES.name, &[("transport", transport), ("qtype", qtype), ("rcode", rcode)], n);
+            }
+        }
+    }
+    write_family(out, &metrics::DNS_STEERED);
+    let mut steered = totals.steered.clone();
+    for key in layout.series.iter() {
+        steered.entry(key.clone()).or_insert(0);
+    }
+    for ((name, region, cdn), n) in &steered {
+        write_sample(out, metrics::DNS_STEERED.name, &[("name", name), ("region", region), ("cdn", cdn)], *n);
+    }
+    write_family(out, &metrics::DNS_TRUNCATED);
+    write_sample(out, metrics::DNS_TRUNCATED.name, &[], totals.truncated);
+    write_family(out, &metrics::DNS_ECS);
+    for (ecs, n) in ECS.iter().zip(totals.ecs) {
+        write_sample(out, metrics::DNS_ECS.name, &[("ecs", ecs)], n);
+    }
+    write_family(out, &metrics::DNS_DROPPED);
+    for ((_, reason), n) in DROP_REASONS.iter().zip(totals.dropped) {
+        write_sample(out, metrics::DNS_DROPPED.name, &[("reason", reason)], n);
+    }
+}
+
+/// What one answered query contributes to the counters.
+#[derive(Debug, Clone, Copy)]
+pub struct Answered {
+    /// How it arrived.
+    pub transport: Transport,
+    /// QTYPE (anything for an unreadable question: it is counted as `other`).
+    pub qtype: u16,
+    /// Response code sent (the 12-bit extended value).
+    pub rcode: u16,
+    /// Whether the query carried an ECS option; `None` when its question was unreadable.
+    pub ecs: Option<bool>,
+    /// Sent with TC=1.
+    pub truncated: bool,
+}
+
+/// One worker's handle on its own block. Not `Clone`: one writer per block.
+#[derive(Debug)]
+pub struct WorkerCounters {
+    shared: Arc<Shared>,
+    id: u64,
+    block: Arc<Block>,
+}
+
+impl WorkerCounters {
+    /// Count an answered query.
+    #[inline]
+    pub fn answered(&mut self, a: &Answered) {
+        let b = &*self.block;
+        if let Some(c) = b.queries.get(query_index(a.transport, a.qtype, a.rcode)) {
+            bump(c);
+        }
+        if let Some(present) = a.ecs {
+            bump(&b.ecs[usize::from(!present)]);
+        }
+        if a.truncated {
+            bump(&b.truncated);
+        }
+    }
+
+    /// Count a steered answer given from `snap`.
+    #[inline]
+    pub fn steered(&mut self, snap: &Served, hit: &SteeredHit) {
+        if self.block.layout.table_id != snap.table.id {
+            self.relayout(snap);
+        }
+        let b = &*self.block;
+        if let Some(c) = b.layout.series_of(hit).and_then(|s| b.steered.get(s)) {
+            bump(c);
+        }
+    }
+
+    /// Count a packet dropped without an answer.
+    #[inline]
+    pub fn dropped(&mut self, reason: DropReason) {
+        bump(&self.block.dropped[drop_index(reason)]);
+    }
+
+    /// The zones changed: fold this block into the totals and continue in a new block with
+    /// the new layout (one lock and one allocation per worker per reload).
+    #[cold]
+    #[inline(never)]
+    fn relayout(&mut self, snap: &Served) {
+        let mut state = self.shared.lock();
+        let layout = state.layout_for(snap, self.shared.max_names);
+        let fresh = Arc::new(Block::new(layout));
+        state.folded.add(&self.block);
+        let id = self.id;
+        if let Some(entry) = state.blocks.iter_mut().find(|(i, _)| *i == id) {
+            entry.1 = Arc::clone(&fresh);
+        }
+        self.block = fresh;
+    }
+}
+
+impl Drop for WorkerCounters {
+    /// A worker that ends leaves its counts in the totals.
+    fn drop(&mut self) {
+        let mut state = self.shared.lock();
+        state.folded.add(&self.block);
+        let id = self.id;
+        state.blocks.retain(|(i, _)| *i != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_tables_agree_with_the_lookups() {
+        for (i, (code, _)) in QTYPES.iter().enumerate() {
+            assert_eq!(qtype_index(*code), i);
+        }
+        for (i, (code, _)) in RCODES.iter().enumerate() {
+            assert_eq!(rcode_index(*code), i);
+        }
+        for other in [0, 3, 41, 99, 252, 256, 258, 65535] {
+            assert_eq!(qtype_index(other), QTYPE_OTHER, "{other}");
+        }
+        for other in [6, 15, 17, 4095] {
+            assert_eq!(rcode_index(other), RCODE_OTHER, "{other}");
+        }
+        for (i, (reason, _)) in DROP_REASONS.iter().enumerate() {
+            assert_eq!(drop_index(*reason), i);
+        }
+        assert_eq!(query_index(Transport::Tcp, 0xFFFF, 0xFFFF), N_QUERIES - 1);
+    }
+}
