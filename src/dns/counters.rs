@@ -481,6 +481,125 @@ impl Drop for WorkerCounters {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::publish::Publisher;
+    use crate::steer::decide::{CellPrefixes, DecisionTable, Steering};
+
+    /// Three steered names over two CDNs and two regions each.
+    fn publisher() -> Publisher {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut zone = String::from(
+            "version: 1\nzone: tv.test\nsoa: {primary: ns1.tv.test., contact: hostmaster.tv.test., serial: 1}\nrecords:\n  - {name: \"@\", type: NS, value: ns1.tv.test.}\nsteered:\n",
+        );
+        for name in ["live", "news", "sport"] {
+            zone.push_str(&format!(
+                "  {name}:\n    ttl: 20\n    last_resort: akamai\n    cdns: {{akamai: {{target: a.cdn.test}}, fastly: {{target: f.cdn.test}}}}\n    regions:\n      countries:\n        KR: {{akamai: 1}}\n      default: {{fastly: 1}}\n"
+            ));
+        }
+        std::fs::write(dir.path().join("tv.test.yaml"), zone).expect("write");
+        let zones = crate::zone::load_dir(dir.path()).expect("zones");
+        let geo = crate::geo::GeoDb::open(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/iptoasn-country.mmdb")).expect("geo");
+        Publisher::new(zones, geo, CellPrefixes::default())
+    }
+
+    fn reload(p: &mut Publisher) {
+        let zones = (*p.current().zones).clone();
+        p.publish_reload(zones, None, DecisionTable::from_static);
+    }
+
+    fn hit(index: usize, region: usize, cdn: usize) -> SteeredHit {
+        SteeredHit { index, steering: Steering { region, cdn, ttl: 20, scope: 24 } }
+    }
+
+    fn rendered(c: &DnsCounters, p: &Publisher) -> String {
+        let mut out = String::new();
+        c.render(&p.current(), &mut out);
+        out
+    }
+
+    fn value(text: &str, series: &str) -> Option<u64> {
+        text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    const LIVE_KR_AKAMAI: &str = r#"cdnsteer_dns_steered_answers_total{name="live.tv.test.",region="country:KR",cdn="akamai"}"#;
+    const OTHER_KR_AKAMAI: &str = r#"cdnsteer_dns_steered_answers_total{name="_other",region="country:KR",cdn="akamai"}"#;
+    const UDP_A: &str = r#"cdnsteer_dns_queries_total{transport="udp",qtype="A",rcode="NOERROR"}"#;
+
+    #[test]
+    fn names_past_the_limit_share_other_series() {
+        let p = publisher();
+        let snap = p.current();
+        let layout = Layout::derive(snap.table.id, &snap.zones, 1);
+        // live: 2 regions x 2 CDNs of its own; news and sport share 4 `_other` series.
+        assert_eq!(layout.series.len(), 8);
+        assert_eq!(layout.series_of(&hit(1, 0, 0)), layout.series_of(&hit(2, 0, 0)));
+        assert_ne!(layout.series_of(&hit(0, 0, 0)), layout.series_of(&hit(1, 0, 0)));
+        let other = layout.series_of(&hit(2, 1, 1)).expect("in layout");
+        assert_eq!(&*layout.series[other].0, OTHER_NAME);
+        assert_eq!((&*layout.series[other].1, &*layout.series[other].2), ("default", "fastly"));
+        assert_eq!(layout.series_of(&hit(3, 0, 0)), None);
+        assert_eq!(layout.series_of(&hit(0, 2, 0)), None);
+        assert_eq!(layout.series_of(&hit(0, 0, 2)), None);
+        assert_eq!(Layout::derive(snap.table.id, &snap.zones, 0).series.len(), 4);
+        assert_eq!(Layout::derive(snap.table.id, &snap.zones, 50).series.len(), 12);
+    }
+
+    #[test]
+    fn counts_survive_reloads_and_worker_exits() {
+        let mut p = publisher();
+        let counters = DnsCounters::new(1);
+        let start = rendered(&counters, &p);
+        assert_eq!(value(&start, LIVE_KR_AKAMAI), Some(0), "{start}");
+        assert_eq!(value(&start, OTHER_KR_AKAMAI), Some(0), "{start}");
+        let mut w = counters.worker();
+        let a = Answered { transport: Transport::Udp, qtype: 1, rcode: 0, ecs: Some(true), truncated: false };
+        w.answered(&a);
+        w.steered(&p.current(), &hit(0, 0, 0));
+        w.steered(&p.current(), &hit(2, 0, 0));
+        reload(&mut p);
+        w.answered(&a);
+        w.steered(&p.current(), &hit(0, 0, 0));
+        w.steered(&p.current(), &hit(1, 0, 0));
+        let text = rendered(&counters, &p);
+        assert_eq!(value(&text, LIVE_KR_AKAMAI), Some(2), "{text}");
+        assert_eq!(value(&text, OTHER_KR_AKAMAI), Some(2), "{text}");
+        assert_eq!(value(&text, UDP_A), Some(2), "{text}");
+        assert_eq!(value(&text, r#"cdnsteer_dns_ecs_queries_total{ecs="present"}"#), Some(2), "{text}");
+        drop(w);
+        let text = rendered(&counters, &p);
+        assert_eq!(value(&text, LIVE_KR_AKAMAI), Some(2), "{text}");
+        assert_eq!(value(&text, UDP_A), Some(2), "{text}");
+        assert_eq!(counters.shared.lock().blocks.len(), 0);
+        // Each series once, after its HELP and TYPE.
+        assert_eq!(text.matches(LIVE_KR_AKAMAI).count(), 1);
+        assert_eq!(text.matches("# TYPE cdnsteer_dns_").count(), 5);
+    }
+
+    #[test]
+    fn each_thread_counts_in_its_own_block() {
+        let p = publisher();
+        let counters = DnsCounters::new(DEFAULT_MAX_NAMES);
+        let snap = p.current();
+        let count = |c: &DnsCounters| {
+            c.with_thread_counters(|w| {
+                w.dropped(DropReason::Short);
+                w.steered(&snap, &hit(0, 0, 0));
+            })
+        };
+        assert!(count(&counters).is_some());
+        assert!(count(&counters).is_some());
+        std::thread::scope(|s| {
+            s.spawn(|| count(&counters)).join().expect("thread");
+        });
+        // Two threads, two blocks; the finished thread's block was folded when it exited.
+        let text = rendered(&counters, &p);
+        assert_eq!(value(&text, r#"cdnsteer_dns_dropped_packets_total{reason="short"}"#), Some(3), "{text}");
+        assert_eq!(value(&text, LIVE_KR_AKAMAI), Some(3), "{text}");
+        assert_eq!(counters.shared.lock().blocks.len(), 1);
+        // Another registry on the same thread gets its own block.
+        let second = DnsCounters::new(DEFAULT_MAX_NAMES);
+        assert!(count(&second).is_some());
+        assert_eq!(value(&rendered(&second, &p), LIVE_KR_AKAMAI), Some(1));
+    }
 
     #[test]
     fn label_tables_agree_with_the_lookups() {
