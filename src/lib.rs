@@ -24,6 +24,7 @@
 //!            steered name: geo::locate -> decide::NameDecisions::steer (region, rendezvous pick
 //!            over the client cell, ECS scope, dynamic TTL) -> CNAME
 //!        --> dns::wire::write_reply within the UDP size limit (TC=1 beyond it)
+//!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
 //! ```
 //!
 //! # Modules
@@ -37,12 +38,12 @@
 //! - [`decide`]: pure (zones, shares) -> decision table; region index and ECS scope rule.
 //! - [`snapshot`], [`publish`]: the immutable served state and its single writer.
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
-//!   listeners.
+//!   listeners, per-worker DNS counters (`dns::counters`).
 //! - [`signal`], [`score`], [`share`], [`engine`]: pure health pipeline, time passed in.
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
 //! - [`admin`]: the admin HTTP API (health, status, decisions, telemetry intake).
 //! - [`events`]: the bounded log of decision events; [`clock`]: the daemon's only clock.
-//! - [`metrics`]: the Prometheus series and their HELP texts.
+//! - [`metrics`]: the catalogue of Prometheus series (names, types, HELP) and the text writer.
 //! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
 
 pub mod admin;
