@@ -49,32 +49,66 @@ async fn scrape(admin: SocketAddr) -> String {
     String::from_utf8(reply.body).expect("UTF-8 metrics")
 }
 
-/// `promtool check metrics` on `text`; skipped (loudly) when promtool is not installed.
-fn promtool_check(text: &str) {
+/// `promtool check metrics` on `text`: `None` when promtool is not installed, else its verdict.
+fn promtool(text: &str) -> Option<Result<(), String>> {
     let child = Command::new("promtool").args(["check", "metrics"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
     let mut child = match child {
         Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let message = "\n*****************************************************************\n\
-                           *** SKIPPED: promtool not found; `promtool check metrics` did not run.\n\
-                           *** Install Debian's `prometheus` package (.ci/run does).\n\
-                           *****************************************************************\n";
-            eprintln!("{message}");
-            // The test harness captures eprintln!; say it where a plain `cargo test` shows it.
-            let _ = std::io::stderr().write_all(message.as_bytes());
-            return;
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(e) => panic!("cannot run promtool: {e}"),
     };
     child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write to promtool");
     let out = child.wait_with_output().expect("promtool runs");
-    assert!(
-        out.status.success(),
-        "promtool check metrics failed ({}):\n{}{}\n--- scrape ---\n{text}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if out.status.success() {
+        return Some(Ok(()));
+    }
+    Some(Err(format!("{}: {}{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))))
+}
+
+/// Say loudly that the promtool check did not run.
+fn skipped() {
+    let message = "\n*****************************************************************\n\
+                   *** SKIPPED: promtool not found; `promtool check metrics` did not run.\n\
+                   *** Install Debian's `prometheus` package (.ci/run does).\n\
+                   *****************************************************************\n";
+    eprintln!("{message}");
+    // The test harness captures eprintln!; say it where a plain `cargo test` shows it.
+    let _ = std::io::stderr().write_all(message.as_bytes());
+}
+
+/// `promtool check metrics` must accept `text`; skipped (loudly) without promtool.
+fn promtool_check(text: &str) {
+    match promtool(text) {
+        None => skipped(),
+        Some(Ok(())) => {}
+        Some(Err(e)) => panic!("promtool check metrics failed ({e})\n--- scrape ---\n{text}"),
+    }
+}
+
+#[test]
+fn promtool_check_can_fail() {
+    match promtool("# HELP cdnsteer_x_seconds x\n# TYPE cdnsteer_x_seconds counter\ncdnsteer_x_seconds 1\n") {
+        None => skipped(),
+        Some(verdict) => assert!(verdict.is_err(), "promtool accepted a counter without _total"),
+    }
+}
+
+#[test]
+fn max_names_is_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cdnsteer.yaml");
+    for (text, wanted) in [
+        ("version: 1\nmetrics:\n  max_names: 100001\n", "metrics.max_names"),
+        ("version: 1\nmetrics:\n  max_names: -1\n", "max_names"),
+        ("version: 1\nmetrics:\n  names: 5\n", "names"),
+    ] {
+        std::fs::write(&path, text).expect("write");
+        let err = Config::load(Some(&path), &Flags::default()).expect_err(text);
+        assert!(err.to_string().contains(wanted), "{text}: {err}");
+    }
+    std::fs::write(&path, "version: 1\nmetrics:\n  max_names: 0\n").expect("write");
+    assert_eq!(Config::load(Some(&path), &Flags::default()).expect("0 is allowed").metrics_max_names, 0);
+    assert_eq!(Config::load(None, &Flags::default()).expect("defaults").metrics_max_names, 50);
 }
 
 fn q(transport: &str, qtype: &str, rcode: &str) -> String {
