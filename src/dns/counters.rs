@@ -6,9 +6,9 @@
 //! snapshot's zones (steered name x region x CDN; names past `max_names` share `_other`
 //! series). A worker that answers from a table with another layout (a zone reload) folds its
 //! block into the registry's label-keyed totals under the registry's mutex and starts a new
-//! block: allocation and locking happen at reload, never per query. A scrape reads the blocks
-//! and the folded totals under the same mutex, so no count is ever seen twice or lost, and
-//! every counter only goes up.
+//! block: allocation and locking happen at reload, never per query. A scrape takes the list of
+//! blocks and the folded totals together under the same mutex, so no count is ever seen twice
+//! or lost, and every counter only goes up.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -349,15 +349,18 @@ impl DnsCounters {
     /// and of the folded totals, with every series of `current`'s zones present (at 0 if
     /// nothing was counted yet).
     pub fn render(&self, current: &Served, out: &mut String) {
-        let (totals, layout) = {
+        // Take the folded totals and the live blocks together, then sum outside the lock (a
+        // worker moving to a new layout waits for this lock). A block folded after this point
+        // is not in our copy of the totals, and its counts are final: each is counted once.
+        let (mut totals, blocks, layout) = {
             let mut state = self.shared.lock();
             let layout = state.layout_for(current, self.shared.max_names);
-            let mut totals = state.folded.clone();
-            for (_, block) in &state.blocks {
-                totals.add(block);
-            }
-            (totals, layout)
+            let blocks: Vec<Arc<Block>> = state.blocks.iter().map(|(_, b)| Arc::clone(b)).collect();
+            (state.folded.clone(), blocks, layout)
         };
+        for block in &blocks {
+            totals.add(block);
+        }
         render_totals(&totals, &layout, out);
     }
 }
@@ -572,6 +575,67 @@ mod tests {
         // Each series once, after its HELP and TYPE.
         assert_eq!(text.matches(LIVE_KR_AKAMAI).count(), 1);
         assert_eq!(text.matches("# TYPE cdnsteer_dns_").count(), 5);
+    }
+
+    /// Sum of every sample of the family named `name`.
+    fn family_total(text: &str, name: &str) -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+            .sum()
+    }
+
+    #[test]
+    fn scrapes_never_go_down_while_workers_move_between_layouts() {
+        /// Layouts the worker must have crossed; bounded by `MAX_QUERIES` in any case.
+        const LAYOUTS: usize = 50;
+        const MAX_QUERIES: u64 = 5_000_000;
+        let mut p = publisher();
+        let reader = p.reader();
+        let counters = DnsCounters::new(1);
+        let done = std::sync::atomic::AtomicBool::new(false);
+        let (queries, layouts) = std::thread::scope(|s| {
+            let worker = s.spawn(|| {
+                let mut w = counters.worker();
+                let a = Answered { transport: Transport::Tcp, qtype: 28, rcode: 0, ecs: None, truncated: false };
+                let (mut n, mut tables, mut last_table) = (0u64, 0usize, 0u64);
+                while tables < LAYOUTS && n < MAX_QUERIES {
+                    let snap = reader.load();
+                    if snap.table.id != last_table {
+                        (tables, last_table) = (tables + 1, snap.table.id);
+                    }
+                    w.answered(&a);
+                    w.steered(&snap, &hit((n % 3) as usize, 0, 0));
+                    n += 1;
+                }
+                (n, tables)
+            });
+            let reloads = s.spawn(|| {
+                while !done.load(Relaxed) {
+                    reload(&mut p);
+                    std::thread::yield_now();
+                }
+            });
+            let mut last = (0, 0);
+            while !worker.is_finished() {
+                let mut text = String::new();
+                counters.render(&reader.load(), &mut text);
+                let now = (family_total(&text, metrics::DNS_QUERIES.name), family_total(&text, metrics::DNS_STEERED.name));
+                assert!(now.0 >= last.0 && now.1 >= last.1, "went down: {last:?} -> {now:?}");
+                last = now;
+            }
+            let counted = worker.join().expect("worker");
+            done.store(true, Relaxed);
+            reloads.join().expect("reloads");
+            counted
+        });
+        assert!(layouts > 1, "no reload happened while counting");
+        let mut text = String::new();
+        counters.render(&reader.load(), &mut text);
+        assert_eq!(family_total(&text, metrics::DNS_QUERIES.name), queries);
+        assert_eq!(family_total(&text, metrics::DNS_STEERED.name), queries);
+        assert_eq!(value(&text, LIVE_KR_AKAMAI), Some(queries.div_ceil(3)), "{text}");
+        assert_eq!(value(&text, OTHER_KR_AKAMAI), Some(queries - queries.div_ceil(3)), "{text}");
     }
 
     #[test]
