@@ -16,6 +16,17 @@
 //! `invalid-setting` error. Without a token file `serve` creates `STATE_DIR/admin.token`
 //! (mode 0600, one random token named `local`) on first start and logs its path; read-only
 //! endpoints need no token.
+//!
+//! # Metrics
+//!
+//! ```yaml
+//! metrics:
+//!   max_names: 50                       # steered names with their own name label (0 to 100000)
+//! ```
+//!
+//! Steered answers are counted by name, region and CDN for the first `max_names` steered
+//! names (in zone order); the others are counted together as `name="_other"`, so thousands of
+//! names do not make millions of series.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -94,9 +105,12 @@ pub struct OverridesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsFile {
-    /// Steered names that get their own per-name series (the rest are summed).
+    /// Steered names counted under their own name label.
     pub max_names: Option<Spanned<usize>>,
 }
+
+/// Largest accepted `metrics.max_names`.
+pub const MAX_METRICS_NAMES: usize = 100_000;
 
 /// `admin:` block.
 #[derive(Debug, Deserialize)]
@@ -226,6 +240,7 @@ impl std::fmt::Debug for Config {
             .field("admin_listen", &self.admin_listen)
             .field("admin_tokens", &self.admin_tokens)
             .field("state_dir", &self.state_dir)
+            .field("metrics_max_names", &self.metrics_max_names)
             .finish_non_exhaustive()
     }
 }
@@ -242,7 +257,7 @@ pub const DEFAULT_STATE_DIR: &str = "state";
 /// Default longest override expiry: 24 hours.
 pub const DEFAULT_OVERRIDE_MAX_EXPIRY: u64 = 24 * 3_600_000;
 /// Default number of steered names with their own metric series.
-pub const DEFAULT_METRICS_MAX_NAMES: usize = 50;
+pub const DEFAULT_METRICS_MAX_NAMES: usize = crate::dns::counters::DEFAULT_MAX_NAMES;
 /// Name given to a token written alone on its line (no `NAME TOKEN`).
 pub const UNNAMED_TOKEN: &str = "admin";
 
@@ -454,8 +469,8 @@ impl SettingsCx {
     /// `metrics.max_names`.
     fn metrics_max_names(&mut self, parsed: &ConfigFile) -> usize {
         let Some(v) = parsed.metrics.as_ref().and_then(|m| m.max_names.as_ref()) else { return DEFAULT_METRICS_MAX_NAMES };
-        if v.value > 10_000 {
-            self.bad(pos(v), "metrics.max_names", format!("{}; expected 0 to 10000", v.value));
+        if v.value > MAX_METRICS_NAMES {
+            self.bad(pos(v), "metrics.max_names", format!("{}; expected 0 to {MAX_METRICS_NAMES}", v.value));
         }
         v.value
     }

@@ -23,6 +23,7 @@
 //!        --> dns::answer::answer: steered name -> geo::locate -> steer::NameDecisions::steer
 //!            (region, rendezvous pick over the client cell, ECS scope, TTL) -> CNAME
 //!        --> dns::wire::write_reply within the UDP size limit (TC=1 beyond it)
+//!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
 //!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! ```
@@ -42,13 +43,13 @@
 //! - [`snapshot`]: the immutable served state and its read handle; [`publish`]: its single
 //!   writer.
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
-//!   listeners, the packet fuzz body.
+//!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
 //!   the engine task, signals, readiness. [`config`]: daemon settings; [`clock`]: the
-//!   daemon's only clock; [`metrics`]: the Prometheus catalogue.
+//!   daemon's only clock; [`metrics`]: the Prometheus catalogue (names, types, HELP) and the text writer.
 //! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;

@@ -75,6 +75,7 @@ impl Admin {
             ops: Arc::new(NoOperations),
             clock: Clock::new(),
             ready: Arc::clone(&ready),
+            dns: cdnsteer::dns::DnsCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

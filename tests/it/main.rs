@@ -18,3 +18,4 @@ mod admin;
 mod steering;
 mod operations;
 mod cli;
+mod metrics;
