@@ -182,6 +182,15 @@ struct Status {
     zones: Vec<String>,
     steered: Vec<SteeredStatus>,
     geoip: GeoStatus,
+    overrides: OverridesStatus,
+}
+
+/// Overrides in force when the snapshot was planned; dormant ones apply to nothing any more
+/// (their name, region or CDN went away in a reload) and are kept until they expire.
+#[derive(Debug, Serialize)]
+struct OverridesStatus {
+    active: Vec<String>,
+    dormant: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -220,6 +229,10 @@ async fn status(State(state): State<AdminState>) -> Json<Status> {
             database_type: info.database_type.clone(),
             networks: info.networks,
             build_epoch: info.build_epoch,
+        },
+        overrides: OverridesStatus {
+            active: snapshot.explain.overrides.iter().map(|o| o.id.clone()).collect(),
+            dormant: crate::overrides::dormant(snapshot.explain.overrides.iter(), &snapshot.zones),
         },
     })
 }

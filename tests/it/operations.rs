@@ -208,6 +208,8 @@ async fn overrides_through_the_api() {
     }
     let listed = get(&url, "/api/v1/overrides").await;
     assert_eq!(listed[0]["id"], id.as_str());
+    let status = get(&url, "/api/v1/status").await;
+    assert_eq!((&status["overrides"]["active"], &status["overrides"]["dormant"]), (&json!([id]), &json!([])), "{status}");
     assert_eq!(listed[0]["dormant"], false);
     let e = get(&url, "/api/v1/explain?name=live.example.com&ecs=211.234.10.0/24").await;
     assert_eq!(e["overrides"], json!([id]));
