@@ -88,7 +88,7 @@ pub fn warm_engine(zones: &ZoneSet, countries: &[String]) -> (Engine, u64) {
     }
     for _ in 0..3 {
         now += TICK_MS;
-        engine.tick(zones, &OverrideSet::new(), now);
+        let _ = engine.tick(zones, &OverrideSet::new(), now);
     }
     (engine, now)
 }

@@ -28,28 +28,31 @@
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! ```
 //!
-//! # Modules (lower rooms never import higher ones)
+//! # Modules, lowest room first (a room imports only rooms above it in this list)
 //!
-//! - Ground floor: [`region`] (country/continent codes, `RegionKey`), [`timestamp`] (Unix ms,
-//!   RFC 3339, durations), [`diag`] (located diagnostics), [`zone`] (schema `spec`, checks
-//!   `check`, model `model`, the `health:` block in `zone::health`), [`geo`] (the only
-//!   maxminddb user).
+//! - Ground floor, leaves: [`region`] (country/continent codes, `RegionKey`), [`timestamp`]
+//!   (Unix ms, RFC 3339, durations), [`clock`] (the daemon's only wall clock, never backwards),
+//!   [`metrics`] (the Prometheus catalogue and text writer), [`diag`] (located diagnostics).
+//! - [`zone`] (schema `spec`, checks `check`, model `model`, the `health:` block in
+//!   `zone::health`) and [`geo`] (the only maxminddb user).
+//! - [`overrides`]: operator drains, pins and weights: model, resolution, validation (pure),
+//!   and `overrides::store`, the one boundary a replicated store would replace. Below
+//!   `health`, which takes the overrides in force as an input.
 //! - [`health`]: pure health pipeline with time passed in (signal, score, share, engine,
 //!   view, events).
-//! - [`overrides`]: operator drains, pins and weights: model, resolution, validation
-//!   (pure), and `overrides::store`, the one boundary a replicated store would replace.
 //! - [`steer`]: pure steering: `plan` (the one planning function), `decide` (query-time
 //!   region, pick, ECS scope), `select` (rendezvous hashing), `explain`.
-//! - [`snapshot`]: the immutable served state and its read handle; [`publish`]: its single
-//!   writer.
+//! - [`snapshot`]: the immutable served state and its read handle (generic over the wire
+//!   table, so it sits below `dns`).
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
 //!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
+//! - [`publish`]: the single writer of the snapshot (builds the wire table with `dns`).
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
+//! - [`config`]: daemon settings (above `dns` and `steer`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
-//!   the engine task, signals, readiness. [`config`]: daemon settings; [`clock`]: the
-//!   daemon's only clock; [`metrics`]: the Prometheus catalogue (names, types, HELP) and the text writer.
+//!   the engine task, signals, readiness.
 //! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;

@@ -368,8 +368,10 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
     };
     let accepted = observations.len();
     metrics::counter!(crate::metrics::TELEMETRY, "result" => "accepted").increment(accepted as u64);
-    for o in observations {
-        if state.telemetry.send(o).await.is_err() {
+    // Room for the whole batch first, then send: all of it reaches the engine or none does.
+    match state.telemetry.reserve_many(accepted).await {
+        Ok(permits) => permits.zip(observations).for_each(|(permit, o)| permit.send(o)),
+        Err(_) => {
             tracing::warn!(source = %batch.source, "telemetry arrived but the health engine is not running");
             return error(StatusCode::SERVICE_UNAVAILABLE, "the health engine is not running; telemetry cannot be used now", None);
         }

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::dns::Served;
 use crate::geo::GeoDb;
 use crate::health::events::{DecisionEvent, EventLog};
+use crate::health::engine::TickReport;
 use crate::health::{Engine, Observation};
 use crate::overrides::store::{AuditEntry, OverrideStore};
 use crate::overrides::{Override, OverrideRequest, OverrideSet};
@@ -91,27 +92,33 @@ impl Control {
     /// due, publish when anything the plan depends on changed, log the events.
     pub(super) async fn tick(&self, observations: Vec<Observation>) {
         let now = self.clock.now();
-        let mut st = self.state.lock().await;
+        let mut guard = self.state.lock().await;
         for o in &observations {
-            if !st.engine.ingest(o) {
+            if !guard.engine.ingest(o) {
                 metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED).increment(1);
             }
         }
-        let expired = self.expire(&mut st, now);
-        let zones = Arc::clone(&st.publisher.current().zones);
-        let st = &mut *st;
-        let report = st.engine.tick(&zones, &st.overrides, now);
+        let expired = self.expire(&mut guard, now).await;
+        let zones = Arc::clone(&guard.publisher.current().zones);
+        let st = &mut *guard;
+        let report = if expired.is_empty() { st.engine.tick(&zones, &st.overrides, now) } else { st.engine.tick_now(&zones, &st.overrides, now) };
         if !report.changed && expired.is_empty() {
             return;
         }
         let generation = Self::replan(st, now);
+        drop(guard);
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
+        self.log_report(report, generation);
+    }
+
+    /// Log, count and keep the decision events of an engine tick published as `generation`.
+    fn log_report(&self, report: TickReport, generation: u64) {
         for mut event in report.events {
             event.generation = generation;
             metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
-            if event.reason.contains("failing open") {
+            if event.fails_open {
                 metrics::counter!(crate::metrics::FAIL_OPEN, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
                 tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
             } else {
@@ -123,20 +130,26 @@ impl Control {
 
     /// Remove expired overrides, durably and audited. If the state file cannot be written
     /// they stop applying anyway (an expiry is a promise), and the failure is logged.
-    fn expire(&self, st: &mut ControlState, now: Millis) -> Vec<Override> {
+    async fn expire(&self, st: &mut ControlState, now: Millis) -> Vec<Override> {
         if st.overrides.next_expiry().is_none_or(|t| t > now) {
             return Vec::new();
         }
         let expired = st.overrides.expire(now);
-        if let Err(e) = self.store.save(&st.overrides) {
-            tracing::error!(error = %e, "cannot record expired overrides; they no longer apply");
+        let entries: Vec<AuditEntry> = expired
+            .iter()
+            .map(|o| AuditEntry { when: now, who: "system".into(), author: None, what: "override.expire".into(), before: json(o), after: serde_json::Value::Null })
+            .collect();
+        let (store, set) = (self.store.clone(), st.overrides.clone());
+        let written = off_runtime(move || {
+            store.save(&set).map_err(|e| e.to_string())?;
+            entries.iter().try_for_each(|e| store.audit(e)).map_err(|e| e.to_string())
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::error!(error = %e, "cannot record expired overrides; they no longer apply anyway");
         }
         for o in &expired {
             tracing::info!(id = %o.id, what = %o.describe(), "override expired");
-            let entry = AuditEntry { when: now, who: "system".into(), author: None, what: "override.expire".into(), before: json(o), after: serde_json::Value::Null };
-            if let Err(e) = self.store.audit(&entry) {
-                tracing::error!(error = %e, "cannot append to the audit log");
-            }
         }
         expired
     }
@@ -147,14 +160,23 @@ impl Control {
     }
 
     /// Persist `next` and audit `entry`, all or nothing: if the audit line cannot be written
-    /// the previous set is written back.
-    fn commit(&self, previous: &OverrideSet, next: &OverrideSet, entry: &AuditEntry) -> Result<(), OpError> {
-        self.store.save(next).map_err(|e| OpError::Storage(format!("override not recorded, nothing changed: {e}")))?;
-        if let Err(e) = self.store.audit(entry) {
-            let _ = self.store.save(previous);
-            return Err(OpError::Storage(format!("audit log not writable, nothing changed: {e}")));
-        }
-        Ok(())
+    /// the previous set is written back. The disk work runs off the async runtime (fsyncs
+    /// must not stall the threads the listeners and the engine run on); the caller holds the
+    /// control lock throughout, so changes are recorded in the order they apply.
+    async fn commit(&self, previous: &OverrideSet, next: &OverrideSet, entry: &AuditEntry) -> Result<(), OpError> {
+        let (store, previous, next, entry) = (self.store.clone(), previous.clone(), next.clone(), entry.clone());
+        off_runtime(move || {
+            store.save(&next).map_err(|e| format!("override not recorded, nothing changed: {e}"))?;
+            if let Err(e) = store.audit(&entry) {
+                if let Err(back) = store.save(&previous) {
+                    tracing::error!(error = %back, "override state file holds a change the audit log lacks, and could not be restored; check it before the next restart");
+                }
+                return Err(format!("audit log not writable, nothing changed: {e}"));
+            }
+            Ok(())
+        })
+        .await
+        .map_err(OpError::Storage)
     }
 
     /// Reload zones (and GeoIP if its file changed) as one transaction.
@@ -171,9 +193,10 @@ impl Control {
             let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
             // Tick the engine on the new zones first: it keeps what it knows of names and
             // regions that stay and drops the rest; then plan and publish in one swap.
-            engine.tick(&zones, overrides, now);
+            let report = engine.tick_now(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
             *geo_seen = identity;
+            self.log_report(report, generation);
             generation
         };
         metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
@@ -192,7 +215,7 @@ impl Control {
         }
         tracing::info!(probes = probes.len(), "starting probes");
         let mut set = JoinSet::new();
-        probe::spawn_probes(probes, self.clock, self.probe_tx.clone(), PROBE_CONCURRENCY, stop, &mut set);
+        probe::spawn_probes(probes, self.clock.clone(), self.probe_tx.clone(), PROBE_CONCURRENCY, stop, &mut set);
         tokio::spawn(async move { while set.join_next().await.is_some() {} });
     }
 
@@ -218,6 +241,14 @@ impl Control {
     }
 }
 
+/// Run blocking disk work on tokio's blocking pool and wait for it.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(e) => Err(format!("disk task failed: {e}")),
+    }
+}
+
 fn json(o: &Override) -> serde_json::Value {
     serde_json::to_value(o).unwrap_or(serde_json::Value::Null)
 }
@@ -233,6 +264,7 @@ fn override_event(o: &Override, now: Millis, generation: u64, reason: String) ->
         new: Vec::new(),
         reason,
         overrides: vec![o.id.clone()],
+        fails_open: false,
     }
 }
 
@@ -278,13 +310,14 @@ impl Operations for Control {
         let mut next = st.overrides.clone();
         let added = next.add(candidate);
         let entry = AuditEntry { when: now, who: who.to_string(), author: Some(added.author.clone()), what: "override.add".into(), before: serde_json::Value::Null, after: json(&added) };
-        self.commit(&st.overrides, &next, &entry)?;
+        self.commit(&st.overrides, &next, &entry).await?;
         st.overrides = next;
-        // Takes effect now: tick the engine (drains act at once) and publish.
+        // Takes effect now: tick every zone (drains act at once) and publish.
         let ControlState { engine, overrides, .. } = &mut *st;
-        engine.tick(&zones, overrides, now);
+        let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
+        self.log_report(report, generation);
         let reason = format!("override {} added by {who} ({}): {}; {}", added.id, added.author, added.describe(), added.reason);
         self.push_event(override_event(&added, now, generation, reason));
         Ok(added)
@@ -296,13 +329,14 @@ impl Operations for Control {
         let mut next = st.overrides.clone();
         let removed = next.remove(id)?;
         let entry = AuditEntry { when: now, who: who.to_string(), author: None, what: "override.remove".into(), before: json(&removed), after: serde_json::Value::Null };
-        self.commit(&st.overrides, &next, &entry)?;
+        self.commit(&st.overrides, &next, &entry).await?;
         st.overrides = next;
         let zones = Arc::clone(&st.publisher.current().zones);
         let ControlState { engine, overrides, .. } = &mut *st;
-        engine.tick(&zones, overrides, now);
+        let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
+        self.log_report(report, generation);
         self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));
         Ok(removed)
     }

@@ -37,6 +37,8 @@ const PROBE_QUEUE: usize = 8192;
 /// Telemetry observations waiting for the engine; pushes wait for room. A queue of its own,
 /// so a burst of telemetry cannot crowd probe results out.
 const TELEMETRY_QUEUE: usize = 16_384;
+// A whole batch is reserved at once (all or nothing): it must fit the queue.
+const _: () = assert!(crate::admin::telemetry::MAX_MEASUREMENTS <= TELEMETRY_QUEUE);
 /// Decision events kept for the admin API.
 const EVENT_LOG: usize = 2000;
 /// The engine task wakes at least this often (override expiry, new observations).
@@ -181,7 +183,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let tokens = config.admin_tokens.clone();
     let control = Arc::new(Control {
         config,
-        clock,
+        clock: clock.clone(),
         state: Mutex::new(control::ControlState { publisher, engine: Engine::new(), overrides, geo_seen }),
         events: Arc::clone(&events),
         store,

@@ -126,13 +126,24 @@ pub fn spawn(bound: Bound, handler: Handler, counters: &DnsCounters, config: &Li
     }
 }
 
+/// Packets a UDP worker answers before it yields to the runtime: the control plane (engine
+/// ticks, admin API, signals) shares these threads until the UDP path gets its own, and must
+/// not starve under sustained load.
+const YIELD_EVERY: u32 = 64;
+
 /// Drain the socket with non-blocking receives and park on readiness only when it is empty:
-/// under load a worker never goes back to the reactor, so a query costs two syscalls.
+/// under load a worker goes back to the reactor only every `YIELD_EVERY` packets, so a query
+/// costs two syscalls.
 async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, counters: DnsCounters, stop: CancellationToken) {
     let mut counts = counters.worker();
     let mut buf = vec![0u8; 65_535];
     let mut reply = Vec::with_capacity(1232);
+    let mut served = 0u32;
     loop {
+        served = served.wrapping_add(1);
+        if served % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
+        }
         let (len, src) = match socket.try_recv_from(&mut buf) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

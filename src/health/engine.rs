@@ -37,7 +37,8 @@ fn input_key(inputs: &[CandidateInput], demand: Option<f64>) -> InputKey {
     key
 }
 
-/// Result of one engine tick.
+/// Result of one engine tick: must be published and its events logged.
+#[must_use]
 #[derive(Debug, Default, Clone)]
 pub struct TickReport {
     /// Some region's shares, TTL state or fail-open changed: the plan must be rebuilt.
@@ -59,8 +60,8 @@ pub struct Engine {
     smoothed: FxHashMap<String, ZoneSmoothed>,
     /// zone apex -> when it last ticked.
     last_tick: FxHashMap<String, Millis>,
-    /// Address of the zone set last ticked: a different one means a reload (prune then).
-    zones_seen: usize,
+    /// Id of the zone set last ticked: a different one means a reload (prune then).
+    zones_seen: u64,
     /// Observations dropped because their (CDN, region) had too many vantages.
     dropped: u64,
 }
@@ -235,15 +236,24 @@ impl Engine {
     /// is left 0 for the caller to fill in when it publishes. Overrides in force at `now`
     /// change weights and drain CDNs (pins are the planner's).
     pub fn tick(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis) -> TickReport {
+        self.tick_zones(zones, overrides, now, false)
+    }
+
+    /// Tick every zone now, due or not: an operator override or a reload takes effect at once
+    /// rather than at the zone's next tick.
+    pub fn tick_now(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis) -> TickReport {
+        self.tick_zones(zones, overrides, now, true)
+    }
+
+    fn tick_zones(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis, force: bool) -> TickReport {
         let mut report = TickReport::default();
-        let address = zones as *const ZoneSet as usize;
-        if address != self.zones_seen {
+        if zones.id != self.zones_seen {
             self.prune(zones);
-            self.zones_seen = address;
+            self.zones_seen = zones.id;
         }
         for zone in &zones.zones {
             let apex = zone.origin.as_str();
-            if self.last_tick.get(apex).is_some_and(|last| now < last + zone.health.tick_ms) {
+            if !force && self.last_tick.get(apex).is_some_and(|last| now < last + zone.health.tick_ms) {
                 continue;
             }
             self.last_tick.insert(apex.to_string(), now);
@@ -404,6 +414,7 @@ impl<'z> RegionTick<'_, 'z> {
             new: fmt_shares(&entry.cdns, &entry.state.shares()),
             reason: reasons.join("; "),
             overrides: applied.ids(),
+            fails_open: entry.state.fail_open && !was_fail_open,
         };
         (true, Some(event))
     }

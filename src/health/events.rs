@@ -29,6 +29,9 @@ pub struct DecisionEvent {
     /// Operator overrides that applied to the region (ids).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
+    /// This change left the region with no usable candidate: it now answers its last resort.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fails_open: bool,
 }
 
 /// A bounded log of recent events, shared by the engine (writer) and the admin API (readers).

@@ -341,9 +341,12 @@ fn take_out_drained(state: &mut RegionState, inputs: &[CandidateInput], target: 
     if freed <= DUST {
         return false;
     }
-    let receivers: f64 = state.cdns.iter().zip(inputs).zip(target).filter(|((_, i), _)| !i.drained).map(|(_, t)| *t).sum();
+    // Give it by how far each receiver is below its target (its capped target: nobody is
+    // pushed past max_share or capacity); the gaps add up to at least what was freed.
+    let gap = |c: &CdnState, t: f64| (t - c.share).max(0.0);
+    let gaps: f64 = state.cdns.iter().zip(inputs).zip(target).filter(|((_, i), _)| !i.drained).map(|((c, _), t)| gap(c, *t)).sum();
     for ((c, input), t) in state.cdns.iter_mut().zip(inputs).zip(target) {
-        let d = if input.drained { -c.share } else if receivers > 0.0 { freed * t / receivers } else { 0.0 };
+        let d = if input.drained { -c.share } else if gaps > 0.0 { freed.min(gaps) * gap(c, *t) / gaps } else { 0.0 };
         if d.abs() <= DUST {
             continue;
         }

@@ -6,8 +6,9 @@
 //! Resolution, per steered name and region: the most specific override wins (name+region,
 //! then name, then region, then global), separately for the pin of the region and for each
 //! CDN's drain or weight. A pin sends the region's whole traffic to its CDN regardless of
-//! score, `max_share` and capacity. Drains act on the next tick (the engine zeroes the share
-//! at once, not at the slew rate); weights replace the configured weight and move at the slew
+//! score, `max_share` and capacity. Drains act at once (the plan takes the CDN out when the
+//! override is added, and the engine zeroes its share on the tick that follows, not at the
+//! slew rate); weights replace the configured weight and move at the slew
 //! rate. Persistence and the audit log are `store`'s; the daemon owns the one live set.
 
 pub mod request;
@@ -299,8 +300,10 @@ impl OverrideSet {
         for name in zones.steered().filter(|n| new.name.as_deref().is_none_or(|x| x == n.name.as_str())) {
             for region in name.regions.iter().filter(|r| new.region.as_ref().is_none_or(|k| *k == r.key)) {
                 let applied = with_new.resolve(name, region, now);
+                // A pin in force does not count: it expires, and the region must not be empty
+                // underneath it then.
                 let left = region.candidates.iter().filter(|c| !applied.drained(c.cdn)).count();
-                if applied.pin.is_some() || left > 0 {
+                if left > 0 {
                     continue;
                 }
                 if applied.drained(name.last_resort) {

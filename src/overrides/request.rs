@@ -95,7 +95,10 @@ impl OverrideRequest {
         };
         let expires_at = match (&self.expires_in, &self.expires_at) {
             (Some(_), Some(_)) => return Err(OverrideError::invalid("expires_at", "both expires_in and expires_at; expected one of them")),
-            (Some(d), None) => now + timestamp::parse_duration(d).map_err(|e| OverrideError::invalid("expires_in", e))?,
+            (Some(d), None) => {
+                let ms = timestamp::parse_duration(d).map_err(|e| OverrideError::invalid("expires_in", e))?;
+                now.checked_add(ms).ok_or_else(|| OverrideError::invalid("expires_in", format!("`{d}` is too far ahead")))?
+            }
             (None, Some(t)) => timestamp::parse_rfc3339(t).map_err(|e| OverrideError::invalid("expires_at", e))?,
             (None, None) => return Err(OverrideError::invalid("expires_in", "missing; every override expires: expected expires_in (e.g. 10m) or expires_at (RFC 3339)")),
         };

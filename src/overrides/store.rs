@@ -90,10 +90,14 @@ impl OverrideStore {
             Err(source) => return Err(StoreError::Io { path, source }),
         };
         let set: OverrideSet = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt { path: path.clone(), message: e.to_string() })?;
+        let mut set = set;
         let mut ids = std::collections::HashSet::new();
         if let Some(dup) = set.items.iter().find(|o| !ids.insert(o.id.as_str())) {
             return Err(StoreError::Corrupt { path, message: format!("override id `{}` appears twice", dup.id) });
         }
+        // A hand-edited file must not make the next id collide with one in force.
+        let highest = set.items.iter().filter_map(|o| o.id.strip_prefix("ovr-")?.parse::<u64>().ok()).max().unwrap_or(0);
+        set.next_id = set.next_id.max(highest + 1);
         Ok(set)
     }
 

@@ -38,7 +38,7 @@ pub fn spawn_probes(
         let rng = XorShift::seeded(index, &probe.vantage);
         let runner = Runner {
             probe,
-            clock,
+            clock: clock.clone(),
             tx: tx.clone(),
             permits: permits.clone(),
             stop: stop.clone(),

@@ -84,7 +84,14 @@ pub fn load_texts(texts: &[(PathBuf, String)], mut diags: Diagnostics) -> Result
         return Err(LoadError { diagnostics: diags.into_items(), files });
     }
     zones.sort_by(|a, b| a.origin.cmp(&b.origin));
-    Ok(ZoneSet { zones })
+    Ok(ZoneSet { zones, id: next_set_id() })
+}
+
+/// A number for every zone set loaded by this process (1, 2, ...): who keeps state per zone
+/// set (the health engine) tells a reload from the same set by it.
+fn next_set_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The zone files of a directory, sorted by name.

@@ -18,6 +18,8 @@ pub type CdnIndex = usize;
 pub struct ZoneSet {
     /// Zones sorted by apex.
     pub zones: Vec<Zone>,
+    /// Which load this is (unique within the process; a clone keeps it).
+    pub id: u64,
 }
 
 impl ZoneSet {

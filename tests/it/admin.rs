@@ -291,6 +291,7 @@ async fn decisions_returns_pushed_events() {
             new: vec![("akamai".into(), 0.2), ("fastly".into(), 0.8)],
             reason: format!("event {i}"),
             overrides: Vec::new(),
+            fails_open: false,
         });
     }
     let all = admin.get("/api/v1/decisions").await.json();

@@ -102,7 +102,7 @@ fn hovering_signal_does_not_flap() {
         let bad = (step / 4) % 2 == 0 || x % 5 == 0;
         e.ingest(&probe("a", kr.clone(), now, !bad));
         e.ingest(&probe("b", kr.clone(), now, true));
-        e.tick(&zones, &OverrideSet::new(), now);
+        let _ = e.tick(&zones, &OverrideSet::new(), now);
         let s = share_of(&e, &kr, "a");
         let dir = if s > last_share + 1e-9 { 1 } else if s < last_share - 1e-9 { -1 } else { 0 };
         if dir != 0 && last_dir != 0 && dir != last_dir {
@@ -125,7 +125,7 @@ fn continent_signals_stand_in_for_a_country() {
     let mut e = Engine::new();
     e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
     e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
-    e.tick(&zones, &OverrideSet::new(), 1000);
+    let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     let view = e.region("live.example.test.", &RegionKey::Country(*b"KR")).expect("view");
     assert_eq!(view.signal_region[0], Some(RegionKey::Continent(*b"AS")));
     assert!(matches!(view.state.cdns[0].status, Status::Down { .. }));
@@ -139,11 +139,11 @@ fn stale_signals_are_unknown_not_healthy() {
     let mut e = Engine::new();
     e.ingest(&probe("a", kr.clone(), 1000, false));
     e.ingest(&probe("b", kr.clone(), 1000, true));
-    e.tick(&zones, &OverrideSet::new(), 1000);
+    let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     assert_eq!(share_of(&e, &kr, "a"), 0.0);
     // No data for a minute (staleness 30 s): a stays down, it is not "healthy".
     for t in 2..60 {
-        e.tick(&zones, &OverrideSet::new(), t * 1000);
+        let _ = e.tick(&zones, &OverrideSet::new(), t * 1000);
     }
     assert_eq!(share_of(&e, &kr, "a"), 0.0);
 }
@@ -159,14 +159,14 @@ fn a_degraded_cdn_gone_stale_does_not_climb_back() {
         now += 1000;
         e.ingest(&slow(now));
         e.ingest(&probe("b", kr.clone(), now, true));
-        e.tick(&zones, &OverrideSet::new(), now);
+        let _ = e.tick(&zones, &OverrideSet::new(), now);
     }
     let degraded = share_of(&e, &kr, "a");
     assert!(degraded < 0.45, "degraded CDN carries less: {degraded}");
     // Signals stop; 40 s later (staleness 30 s) it must not be back at its full weight.
     for _ in 0..40 {
         now += 1000;
-        e.tick(&zones, &OverrideSet::new(), now);
+        let _ = e.tick(&zones, &OverrideSet::new(), now);
     }
     assert!((share_of(&e, &kr, "a") - degraded).abs() < 0.02, "stale is not healthy: {}", share_of(&e, &kr, "a"));
 }
@@ -182,7 +182,7 @@ fn many_vantages_and_a_large_quorum() {
         e.ingest(&o);
         e.ingest(&Observation { vantage: format!("v{v}"), ..probe("b", kr.clone(), 1000, true) });
     }
-    e.tick(&zones, &OverrideSet::new(), 1000);
+    let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
 }
 
@@ -213,7 +213,7 @@ fn a_cdns_capacity_is_one_budget_for_the_whole_zone() {
     let zones = crate::zone::load_texts(&[(PathBuf::from("cap.yaml"), TWO_REGIONS.to_string())], Diagnostics::new()).expect("zone");
     let mut e = Engine::new();
     for t in 1..=5 {
-        e.tick(&zones, &OverrideSet::new(), t * 1000);
+        let _ = e.tick(&zones, &OverrideSet::new(), t * 1000);
     }
     let share = |cc: &[u8; 2]| e.region("live.cap.test.", &RegionKey::Country(*cc)).map(|r| r.state.cdns[0].share).expect("region");
     // Demand 100 Gbps in each region, a can carry 100 Gbps in all: 50 each, so a's share is
@@ -243,11 +243,11 @@ fn state_of_names_and_regions_no_longer_served_is_dropped() {
     let mut e = Engine::new();
     let kr = RegionKey::Country(*b"KR");
     e.ingest(&probe("a", kr.clone(), 1000, true));
-    e.tick(&zones, &OverrideSet::new(), 1000);
+    let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     assert!(e.region("live.example.test.", &kr).is_some());
     let without_kr = ZONE.replace("        KR: {a: 1, b: 1}\n", "");
     let smaller = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), without_kr)], Diagnostics::new()).expect("zone");
-    e.tick(&smaller, &OverrideSet::new(), 2000);
+    let _ = e.tick(&smaller, &OverrideSet::new(), 2000);
     assert!(e.region("live.example.test.", &kr).is_none(), "KR's state dropped");
     assert!(e.region("live.example.test.", &RegionKey::Country(*b"JP")).is_some(), "JP kept");
     assert!(!e.signals().ever("a", &kr), "KR's signals dropped");
@@ -263,7 +263,7 @@ fn an_operator_drain_acts_on_the_next_tick_and_a_weight_moves_at_the_slew_rate()
         now += 1000;
         e.ingest(&probe("a", kr.clone(), now, true));
         e.ingest(&probe("b", kr.clone(), now, true));
-        e.tick(&zones, &OverrideSet::new(), now);
+        let _ = e.tick(&zones, &OverrideSet::new(), now);
     }
     let mk = |kind: &str, weight: Option<f64>, now: Millis| {
         let mut set = OverrideSet::new();

@@ -116,7 +116,7 @@ fn a_forced_drain_of_every_candidate_fails_open_to_the_last_resort() {
     for t in 0..3 {
         let at = NOW + t * 1000;
         engine.ingest(&Observation::failed_probe("a", crate::region::RegionKey::Country(*b"KR"), "v", at, crate::health::signal::FailureReason::Timeout, 2000));
-        engine.tick(&z, &set, at);
+        let _ = engine.tick(&z, &set, at);
     }
     let p = plan(&z, &engine, &set, NOW + 2000, CellPrefixes::default());
     let (shares, ttl, fail_open) = region(&p, "KR");
@@ -133,7 +133,7 @@ fn health_shares_are_served_and_a_changed_candidate_list_falls_back_to_weights()
     for t in 0..5 {
         let at = NOW + t * 1000;
         engine.ingest(&Observation::failed_probe("b", crate::region::RegionKey::Country(*b"KR"), "v", at, crate::health::signal::FailureReason::Timeout, 2000));
-        engine.tick(&z, &none, at);
+        let _ = engine.tick(&z, &none, at);
     }
     let p = plan(&z, &engine, &none, NOW + 4000, CellPrefixes::default());
     assert_eq!(region(&p, "KR").0, vec![("a".into(), 1.0), ("b".into(), 0.0)]);
