@@ -16,6 +16,11 @@
 //! `invalid-setting` error. Without a token file `serve` creates `STATE_DIR/admin.token`
 //! (mode 0600, one random token named `local`) on first start and logs its path; read-only
 //! endpoints need no token.
+//!
+//! # Reload triggers
+//!
+//! `watch: true` (the default) reloads when a zone file in the zones directory or the GeoIP
+//! file changes; `watch: false` leaves SIGHUP and `POST /api/v1/reload` as the only triggers.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -80,6 +85,9 @@ pub struct ConfigFile {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: Option<MetricsFile>,
+    /// Reload when a zone file or the GeoIP file changes (default true).
+    #[serde(default)]
+    pub watch: Option<bool>,
 }
 
 /// `overrides:` block.
@@ -197,6 +205,9 @@ pub struct Config {
     pub override_max_expiry: u64,
     /// Steered names with their own metric series.
     pub metrics_max_names: usize,
+    /// Reload when a zone file or the GeoIP file changes (the zones directory and the GeoIP
+    /// file's directory are watched).
+    pub watch: bool,
 }
 
 /// One named admin token (`NAME TOKEN` per line of the token file); the name is recorded in
@@ -226,6 +237,7 @@ impl std::fmt::Debug for Config {
             .field("admin_listen", &self.admin_listen)
             .field("admin_tokens", &self.admin_tokens)
             .field("state_dir", &self.state_dir)
+            .field("watch", &self.watch)
             .finish_non_exhaustive()
     }
 }
@@ -416,6 +428,7 @@ impl Config {
             state_dir: flags.state_dir.clone().or(parsed.state_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             override_max_expiry,
             metrics_max_names,
+            watch: parsed.watch.unwrap_or(true),
         })
     }
 }

@@ -47,6 +47,10 @@ pub struct Control {
     pub(super) probe_tx: tokio::sync::mpsc::Sender<Observation>,
     pub(super) probes_stop: Mutex<CancellationToken>,
     pub(super) stop: CancellationToken,
+    /// Held for a whole reload, from reading the files to the swap. Triggers may fire
+    /// together (an edit seen by the watcher while an operator posts a reload); without this
+    /// an older read could be published after a newer one and answers would go backwards.
+    pub(super) reload_gate: Mutex<()>,
 }
 
 /// Size and modification time of a file: a reload re-reads the GeoIP database only when
@@ -157,8 +161,10 @@ impl Control {
         Ok(())
     }
 
-    /// Reload zones (and GeoIP if its file changed) as one transaction.
+    /// Reload zones (and GeoIP if its file changed) as one transaction. Reloads run one at a
+    /// time, each reading the files after the previous one published.
     pub(super) async fn reload_config(&self) -> Result<u64, ReloadError> {
+        let _one_at_a_time = self.reload_gate.lock().await;
         let zones = load_zones(&self.config).await.map_err(ReloadError::Zones)?;
         let identity = file_identity(&self.config.geoip);
         let seen = self.state.lock().await.geo_seen;

@@ -31,6 +31,7 @@ fn example_daemon_config_loads_with_every_value() {
     assert_eq!(config.listen.tcp_max_connections, 4096);
     assert_eq!(config.listen.udp_workers, 4);
     assert_eq!(config.log_format, LogFormat::Json);
+    assert!(config.watch);
 }
 
 #[test]
