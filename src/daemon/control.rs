@@ -112,7 +112,12 @@ impl Control {
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
-        for mut event in report.events {
+        self.record_decisions(report.events, generation);
+    }
+
+    /// Count, log and keep the decision events of an engine tick published as `generation`.
+    fn record_decisions(&self, events: Vec<DecisionEvent>, generation: u64) {
+        for mut event in events {
             event.generation = generation;
             metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
             if event.reason.contains("failing open") {
@@ -172,17 +177,19 @@ impl Control {
         let probes: Vec<_> = zones.zones.iter().flat_map(|z| z.health.probes.iter().cloned()).collect();
         let zones = Arc::new(zones);
         let now = self.clock.now();
-        let generation = {
+        let (generation, events) = {
             let mut st = self.state.lock().await;
             let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
-            // Tick the engine on the new zones first: it keeps what it knows of names and
-            // regions that stay and drops the rest; then plan and publish in one swap.
-            engine.tick(&zones, overrides, now);
+            // Tick the engine on the new zones first, due or not: it keeps what it knows of
+            // names and regions that stay, drops the rest and follows changed weights and
+            // candidates; then plan and publish in one swap.
+            let report = engine.tick_all(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
             *geo_seen = identity;
-            generation
+            (generation, report.events)
         };
         metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
+        self.record_decisions(events, generation);
         self.restart_probes(probes).await;
         Ok(generation)
     }

@@ -253,6 +253,19 @@ impl Engine {
         report
     }
 
+    /// Tick every zone now, due or not, and restart their tick clocks from `now`. A reload
+    /// calls this so that the generation it publishes is planned from state that has followed
+    /// the new zones (a changed candidate list restarted from the configured weights, changed
+    /// weights one slew step along), not from shares made for the old zones until the next
+    /// tick comes round. The cost: a reload may take one slew step sooner than the tick pace
+    /// alone would.
+    pub fn tick_all(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis) -> TickReport {
+        for zone in &zones.zones {
+            self.last_tick.remove(zone.origin.as_str());
+        }
+        self.tick(zones, overrides, now)
+    }
+
     fn tick_zone(&mut self, zone: &Zone, overrides: &OverrideSet, now: Millis, report: &mut TickReport) {
         let p = &zone.health;
         let budget = CapacityBudget::build(zone, &self.signals, now);

@@ -185,3 +185,21 @@ fn many_vantages_and_a_large_quorum() {
     e.tick(&zones, &OverrideSet::new(), 1000);
     assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
 }
+
+#[test]
+fn tick_all_follows_edited_weights_before_the_next_tick_is_due() {
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let none = OverrideSet::default();
+    let first = zones();
+    assert_eq!(e.tick(&first, &none, 1_000).ticked, 1);
+    assert!((share_of(&e, &kr, "a") - 0.5).abs() < 1e-9);
+    // An edit: KR 1:1 -> 3:2 (a 0.1 move, within one slew step). Not due for 1 s yet.
+    let edited = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.replace("KR: {a: 1, b: 1}", "KR: {a: 3, b: 2}"))], Diagnostics::new()).expect("zone");
+    assert_eq!(e.tick(&edited, &none, 1_100).ticked, 0, "paced: not due");
+    assert!((share_of(&e, &kr, "a") - 0.5).abs() < 1e-9, "still the old shares");
+    assert_eq!(e.tick_all(&edited, &none, 1_100).ticked, 1);
+    assert!((share_of(&e, &kr, "a") - 0.6).abs() < 1e-9, "the new weights: {}", share_of(&e, &kr, "a"));
+    // The tick clock restarted from the forced tick.
+    assert_eq!(e.next_due(&edited), 2_100);
+}
