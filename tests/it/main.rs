@@ -16,3 +16,4 @@ mod standin;
 mod probe;
 mod admin;
 mod steering;
+mod reload;
