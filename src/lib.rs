@@ -6,6 +6,9 @@
 //! zones/*.yaml --zone::spec (strict YAML)--> zone::check (all problems, file:line:col) --> ZoneSet
 //! geoip/*.mmdb --geo::GeoDb::open (in memory, every record decoded and checked)  --> GeoDb
 //!
+//! reload (SIGHUP | POST /api/v1/reload | a saved zone or GeoIP file): the same load and
+//! check, all or nothing, one at a time; on success the engine follows the new zones, then:
+//!
 //! ZoneSet + GeoDb --publish::Publisher (the single writer)--> Snapshot{generation}
 //!                    dns::ZoneTable::build   (wire records)
 //!                    decide::DecisionTable   (shares per steered name x region)
@@ -28,7 +31,8 @@
 //!
 //! # Modules
 //!
-//! - [`cli`], [`daemon`], [`config`]: the binary's commands, the serve loop, daemon settings.
+//! - [`cli`], [`daemon`], [`config`]: the binary's commands, the serve loop and its reload
+//!   triggers (SIGHUP, `POST /api/v1/reload`, the zones/GeoIP file watcher), daemon settings.
 //! - [`diag`]: located, named diagnostics for everything an operator edits.
 //! - [`zone`]: zone schema (`spec`), semantic checks (`check`), validated model (`model`),
 //!   the `health:` block (`health`).

@@ -287,10 +287,10 @@ async fn query_loop(server: SocketAddr, floor: Arc<AtomicU32>, done: Arc<AtomicB
             }
             other => Some(format!("incomplete answer {other:?}: {:?}", m.answers)),
         };
-        if let Some(p) = problem {
-            if report.errors.len() < 20 {
-                report.errors.push(p);
-            }
+        if let Some(p) = problem
+            && report.errors.len() < 20
+        {
+            report.errors.push(p);
         }
     }
     report
