@@ -17,6 +17,17 @@
 //! (mode 0600, one random token named `local`) on first start and logs its path; read-only
 //! endpoints need no token.
 //!
+//! # Metrics
+//!
+//! ```yaml
+//! metrics:
+//!   max_names: 50                       # steered names with their own name label (0 to 100000)
+//! ```
+//!
+//! Steered answers are counted by name, region and CDN for the first `max_names` steered
+//! names (in zone order); the others are counted together as `name="_other"`, so thousands of
+//! names do not make millions of series.
+//!
 //! # Reload triggers
 //!
 //! `watch: true` (the default) reloads when a zone file in the zones directory or the GeoIP
@@ -102,9 +113,12 @@ pub struct OverridesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsFile {
-    /// Steered names that get their own per-name series (the rest are summed).
+    /// Steered names counted under their own name label.
     pub max_names: Option<Spanned<usize>>,
 }
+
+/// Largest accepted `metrics.max_names`.
+pub const MAX_METRICS_NAMES: usize = 100_000;
 
 /// `admin:` block.
 #[derive(Debug, Deserialize)]
@@ -237,6 +251,7 @@ impl std::fmt::Debug for Config {
             .field("admin_listen", &self.admin_listen)
             .field("admin_tokens", &self.admin_tokens)
             .field("state_dir", &self.state_dir)
+            .field("metrics_max_names", &self.metrics_max_names)
             .field("watch", &self.watch)
             .finish_non_exhaustive()
     }
@@ -254,7 +269,7 @@ pub const DEFAULT_STATE_DIR: &str = "state";
 /// Default longest override expiry: 24 hours.
 pub const DEFAULT_OVERRIDE_MAX_EXPIRY: u64 = 24 * 3_600_000;
 /// Default number of steered names with their own metric series.
-pub const DEFAULT_METRICS_MAX_NAMES: usize = 50;
+pub const DEFAULT_METRICS_MAX_NAMES: usize = crate::dns::counters::DEFAULT_MAX_NAMES;
 /// Name given to a token written alone on its line (no `NAME TOKEN`).
 pub const UNNAMED_TOKEN: &str = "admin";
 
@@ -298,120 +313,29 @@ impl Config {
     /// Defaults, then the file (if any), then the command line.
     pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Config, LoadError> {
         let mut diags = Diagnostics::new();
-        let parsed = match file {
-            None => ConfigFile::default(),
-            Some(path) => {
-                diags.saw_file();
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    let mut d = Diagnostics::new();
-                    d.push(path, Pos::default(), "", Code::Io, format!("cannot read config: {e}"));
-                    LoadError { diagnostics: d.into_items(), files: 1 }
-                })?;
-                match parse_yaml::<ConfigFile>(path, &text, &mut diags) {
-                    Some(c) => c,
-                    None => return Err(LoadError { diagnostics: diags.into_items(), files: 1 }),
-                }
-            }
-        };
-        let file_path = file.map(Path::to_path_buf).unwrap_or_default();
-        let mut bad = |at: Pos, path: &str, message: String| {
-            diags.push(&file_path, at, path, Code::InvalidSetting, message);
-        };
+        let parsed = read_file(file, &mut diags)?;
+        let mut cx = SettingsCx { file: file.map(Path::to_path_buf).unwrap_or_default(), diags };
         if let Some(v) = &parsed.version {
             if v.value != 1 {
-                bad(pos(v), "version", format!("version {} is not supported; expected 1", v.value));
+                cx.bad(pos(v), "version", format!("version {} is not supported; expected 1", v.value));
             }
         }
-        let mut listen = ListenConfig::default();
-        if let Some(addrs) = &parsed.listen {
-            listen.addrs.clear();
-            for (i, a) in addrs.iter().enumerate() {
-                match a.value.parse::<SocketAddr>() {
-                    Ok(addr) => listen.addrs.push(addr),
-                    Err(_) => bad(pos(a), &format!("listen[{i}]"), format!("`{}`; expected address:port, e.g. 0.0.0.0:53 or [::]:53", a.value)),
-                }
-            }
-        }
-        let mut cells = CellPrefixes::default();
-        if let Some(c) = &parsed.cell_prefix {
-            if let Some(v4) = &c.ipv4 {
-                if !(8..=32).contains(&v4.value) {
-                    bad(pos(v4), "cell_prefix.ipv4", format!("{}; expected 8 to 32", v4.value));
-                }
-                cells.v4 = v4.value;
-            }
-            if let Some(v6) = &c.ipv6 {
-                if !(16..=128).contains(&v6.value) {
-                    bad(pos(v6), "cell_prefix.ipv6", format!("{}; expected 16 to 128", v6.value));
-                }
-                cells.v6 = v6.value;
-            }
-        }
-        if let Some(t) = &parsed.tcp {
-            if let Some(idle) = &t.idle_timeout_secs {
-                if !(1..=300).contains(&idle.value) {
-                    bad(pos(idle), "tcp.idle_timeout_secs", format!("{}; expected 1 to 300", idle.value));
-                }
-                listen.tcp_idle = Duration::from_secs(idle.value);
-            }
-            if let Some(max) = &t.max_connections {
-                if max.value == 0 {
-                    bad(pos(max), "tcp.max_connections", "0; expected at least 1".to_string());
-                }
-                listen.tcp_max_connections = max.value;
-            }
-        }
-        if let Some(w) = &parsed.udp_workers {
-            if !(1..=256).contains(&w.value) {
-                bad(pos(w), "udp_workers", format!("{}; expected 1 to 256", w.value));
-            }
-            listen.udp_workers = w.value;
-        }
-        let mut admin_listen = Some(DEFAULT_ADMIN_LISTEN);
-        let mut admin_tokens = Vec::new();
-        let mut admin_token_file = None;
-        let admin = parsed.admin.as_ref();
-        if let Some(l) = admin.and_then(|a| a.listen.as_ref()) {
-            match l.value.parse::<AdminListen>() {
-                Ok(AdminListen::Off) => admin_listen = None,
-                Ok(AdminListen::At(addr)) => admin_listen = Some(addr),
-                Err(message) => bad(pos(l), "admin.listen", message),
-            }
-        }
-        if let Some(path) = &flags.admin_token_file {
-            match read_admin_tokens(path) {
-                Ok(t) => (admin_tokens, admin_token_file) = (t, Some(path.clone())),
-                Err(message) => diags.push(path, Pos::default(), "--admin-token-file", Code::InvalidSetting, message),
-            }
-        } else if let Some(t) = admin.and_then(|a| a.token_file.as_ref()) {
-            match read_admin_tokens(Path::new(&t.value)) {
-                Ok(tokens) => (admin_tokens, admin_token_file) = (tokens, Some(PathBuf::from(&t.value))),
-                Err(message) => diags.push(&file_path, pos(t), "admin.token_file", Code::InvalidSetting, message),
-            }
-        }
-        let mut override_max_expiry = DEFAULT_OVERRIDE_MAX_EXPIRY;
-        if let Some(v) = parsed.overrides.as_ref().and_then(|o| o.max_expiry.as_ref()) {
-            match crate::timestamp::parse_duration(&v.value) {
-                Ok(ms) if ms <= 30 * 86_400_000 => override_max_expiry = ms,
-                Ok(_) => diags.push(&file_path, pos(v), "overrides.max_expiry", Code::InvalidSetting, format!("`{}`; expected at most 30d", v.value)),
-                Err(message) => diags.push(&file_path, pos(v), "overrides.max_expiry", Code::InvalidSetting, message),
-            }
-        }
-        let mut metrics_max_names = DEFAULT_METRICS_MAX_NAMES;
-        if let Some(v) = parsed.metrics.as_ref().and_then(|m| m.max_names.as_ref()) {
-            if v.value > 10_000 {
-                diags.push(&file_path, pos(v), "metrics.max_names", Code::InvalidSetting, format!("{}; expected 0 to 10000", v.value));
-            }
-            metrics_max_names = v.value;
-        }
+        let mut listen = cx.listen(&parsed);
+        let cells = cx.cells(&parsed);
+        let (mut admin_listen, admin_tokens, admin_token_file) = cx.admin(&parsed, flags);
+        let override_max_expiry = cx.override_max_expiry(&parsed);
+        let metrics_max_names = cx.metrics_max_names(&parsed);
         match flags.admin_listen {
             Some(AdminListen::Off) => admin_listen = None,
             Some(AdminListen::At(addr)) => admin_listen = Some(addr),
             None => {}
         }
-        if !diags.is_empty() {
-            let files = diags.files_seen();
-            return Err(LoadError { diagnostics: diags.into_items(), files });
+        if !cx.diags.is_empty() {
+            let files = cx.diags.files_seen();
+            let mut diagnostics = cx.diags.into_items();
+            // In line order, as an operator reads the file.
+            diagnostics.sort_by_key(|d| (d.file.clone(), d.pos.line, d.pos.col));
+            return Err(LoadError { diagnostics, files });
         }
         if !flags.listen.is_empty() {
             listen.addrs = flags.listen.clone();
@@ -430,5 +354,137 @@ impl Config {
             metrics_max_names,
             watch: parsed.watch.unwrap_or(true),
         })
+    }
+}
+
+/// The parsed file (defaults when there is none); a file that cannot be read or parsed is
+/// the only error that stops here, everything else is collected.
+fn read_file(file: Option<&Path>, diags: &mut Diagnostics) -> Result<ConfigFile, LoadError> {
+    let Some(path) = file else { return Ok(ConfigFile::default()) };
+    diags.saw_file();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let mut d = Diagnostics::new();
+        d.push(path, Pos::default(), "", Code::Io, format!("cannot read config: {e}"));
+        LoadError { diagnostics: d.into_items(), files: 1 }
+    })?;
+    match parse_yaml::<ConfigFile>(path, &text, diags) {
+        Some(c) => Ok(c),
+        None => Err(LoadError { diagnostics: std::mem::take(diags).into_items(), files: 1 }),
+    }
+}
+
+/// Checks of the settings, one method per block, every problem located.
+struct SettingsCx {
+    file: PathBuf,
+    diags: Diagnostics,
+}
+
+impl SettingsCx {
+    fn bad(&mut self, at: Pos, path: &str, message: String) {
+        self.diags.push(&self.file, at, path, Code::InvalidSetting, message);
+    }
+
+    /// `listen`, `tcp`, `udp_workers`.
+    fn listen(&mut self, parsed: &ConfigFile) -> ListenConfig {
+        let mut listen = ListenConfig::default();
+        if let Some(addrs) = &parsed.listen {
+            listen.addrs.clear();
+            for (i, a) in addrs.iter().enumerate() {
+                match a.value.parse::<SocketAddr>() {
+                    Ok(addr) => listen.addrs.push(addr),
+                    Err(_) => self.bad(pos(a), &format!("listen[{i}]"), format!("`{}`; expected address:port, e.g. 0.0.0.0:53 or [::]:53", a.value)),
+                }
+            }
+        }
+        if let Some(t) = &parsed.tcp {
+            if let Some(idle) = &t.idle_timeout_secs {
+                if !(1..=300).contains(&idle.value) {
+                    self.bad(pos(idle), "tcp.idle_timeout_secs", format!("{}; expected 1 to 300", idle.value));
+                }
+                listen.tcp_idle = Duration::from_secs(idle.value);
+            }
+            if let Some(max) = &t.max_connections {
+                if max.value == 0 {
+                    self.bad(pos(max), "tcp.max_connections", "0; expected at least 1".to_string());
+                }
+                listen.tcp_max_connections = max.value;
+            }
+        }
+        if let Some(w) = &parsed.udp_workers {
+            if !(1..=256).contains(&w.value) {
+                self.bad(pos(w), "udp_workers", format!("{}; expected 1 to 256", w.value));
+            }
+            listen.udp_workers = w.value;
+        }
+        listen
+    }
+
+    /// `cell_prefix`.
+    fn cells(&mut self, parsed: &ConfigFile) -> CellPrefixes {
+        let mut cells = CellPrefixes::default();
+        let Some(c) = &parsed.cell_prefix else { return cells };
+        if let Some(v4) = &c.ipv4 {
+            if !(8..=32).contains(&v4.value) {
+                self.bad(pos(v4), "cell_prefix.ipv4", format!("{}; expected 8 to 32", v4.value));
+            }
+            cells.v4 = v4.value;
+        }
+        if let Some(v6) = &c.ipv6 {
+            if !(16..=128).contains(&v6.value) {
+                self.bad(pos(v6), "cell_prefix.ipv6", format!("{}; expected 16 to 128", v6.value));
+            }
+            cells.v6 = v6.value;
+        }
+        cells
+    }
+
+    /// `admin`: the listener and the token file (the command line's file wins).
+    fn admin(&mut self, parsed: &ConfigFile, flags: &Flags) -> (Option<SocketAddr>, Vec<NamedToken>, Option<PathBuf>) {
+        let mut listen = Some(DEFAULT_ADMIN_LISTEN);
+        let admin = parsed.admin.as_ref();
+        if let Some(l) = admin.and_then(|a| a.listen.as_ref()) {
+            match l.value.parse::<AdminListen>() {
+                Ok(AdminListen::Off) => listen = None,
+                Ok(AdminListen::At(addr)) => listen = Some(addr),
+                Err(message) => self.bad(pos(l), "admin.listen", message),
+            }
+        }
+        if let Some(path) = &flags.admin_token_file {
+            match read_admin_tokens(path) {
+                Ok(t) => return (listen, t, Some(path.clone())),
+                Err(message) => self.diags.push(path, Pos::default(), "--admin-token-file", Code::InvalidSetting, message),
+            }
+        } else if let Some(t) = admin.and_then(|a| a.token_file.as_ref()) {
+            match read_admin_tokens(Path::new(&t.value)) {
+                Ok(tokens) => return (listen, tokens, Some(PathBuf::from(&t.value))),
+                Err(message) => self.bad(pos(t), "admin.token_file", message),
+            }
+        }
+        (listen, Vec::new(), None)
+    }
+
+    /// `overrides.max_expiry`.
+    fn override_max_expiry(&mut self, parsed: &ConfigFile) -> u64 {
+        let Some(v) = parsed.overrides.as_ref().and_then(|o| o.max_expiry.as_ref()) else { return DEFAULT_OVERRIDE_MAX_EXPIRY };
+        match crate::timestamp::parse_duration(&v.value) {
+            Ok(ms) if ms <= 30 * 86_400_000 => ms,
+            Ok(_) => {
+                self.bad(pos(v), "overrides.max_expiry", format!("`{}`; expected at most 30d", v.value));
+                DEFAULT_OVERRIDE_MAX_EXPIRY
+            }
+            Err(message) => {
+                self.bad(pos(v), "overrides.max_expiry", message);
+                DEFAULT_OVERRIDE_MAX_EXPIRY
+            }
+        }
+    }
+
+    /// `metrics.max_names`.
+    fn metrics_max_names(&mut self, parsed: &ConfigFile) -> usize {
+        let Some(v) = parsed.metrics.as_ref().and_then(|m| m.max_names.as_ref()) else { return DEFAULT_METRICS_MAX_NAMES };
+        if v.value > MAX_METRICS_NAMES {
+            self.bad(pos(v), "metrics.max_names", format!("{}; expected 0 to {MAX_METRICS_NAMES}", v.value));
+        }
+        v.value
     }
 }

@@ -5,49 +5,56 @@
 //! ```text
 //! zones/*.yaml --zone::spec (strict YAML)--> zone::check (all problems, file:line:col) --> ZoneSet
 //! geoip/*.mmdb --geo::GeoDb::open (in memory, every record decoded and checked)  --> GeoDb
+//! state/overrides.json --overrides::store (all or nothing, audit.jsonl beside it) --> OverrideSet
 //!
-//! reload (SIGHUP | POST /api/v1/reload | a saved zone or GeoIP file): the same load and
-//! check, all or nothing, one at a time; on success the engine follows the new zones, then:
-//!
-//! ZoneSet + GeoDb --publish::Publisher (the single writer)--> Snapshot{generation}
-//!                    dns::ZoneTable::build   (wire records)
-//!                    decide::DecisionTable   (shares per steered name x region)
-//!                 --> one ArcSwap::store
-//!
-//! probe (HTTP per CDN x vantage) --+
-//! admin /api/v1/telemetry (RUM) ----+--> signal::Observation --> engine (every tick, now injected):
+//! probe (HTTP per CDN x vantage) ---+
+//! admin /api/v1/telemetry (RUM) ----+--> health::Observation --> health::Engine::tick(zones, overrides, now)
 //!                                        signal (per CDN x region x vantage, staleness)
 //!                                        -> score (SLA bounds, weights, quorum, EWMA, reasons)
-//!                                        -> share (hysteresis, dwell, slew, caps, fail-open)
-//!                                        -> DecisionTable + events --> Publisher (same swap)
+//!                                        -> share (hysteresis, dwell, slew, caps, drains, fail-open)
+//!                                        = health::HealthView
+//!
+//! reload (SIGHUP | POST /api/v1/reload | a saved zone or GeoIP file, `daemon::watch`): the
+//! same load and check, all or nothing, one at a time; the engine then ticks on the new zones.
+//!
+//! ZoneSet + HealthView + OverrideSet + now --steer::plan--> DecisionTable + PlanExplain
+//!     --publish::Publisher (the single writer)--> Snapshot{generation, zones, geo,
+//!                                                  wire table, decisions, explain} (one swap)
 //!
 //! packet --dns::listener--> dns::Handler::handle_into: snapshot = load() (no lock, no clock)
-//!        --> dns::wire::parse --> handler::decide (EDNS/ECS rules)
-//!        --> dns::answer::answer(snapshot, qname, qtype, client)
-//!            steered name: geo::locate -> decide::NameDecisions::steer (region, rendezvous pick
-//!            over the client cell, ECS scope, dynamic TTL) -> CNAME
+//!        --> dns::wire::parse --> dns::handler::respond (EDNS/ECS rules, steer::client_addr)
+//!        --> dns::answer::answer: steered name -> geo::locate -> steer::NameDecisions::steer
+//!            (region, rendezvous pick over the client cell, ECS scope, TTL) -> CNAME
 //!        --> dns::wire::write_reply within the UDP size limit (TC=1 beyond it)
+//!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
+//!
+//! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! ```
 //!
-//! # Modules
+//! # Modules (lower rooms never import higher ones)
 //!
-//! - [`cli`], [`daemon`], [`config`]: the binary's commands, the serve loop and its reload
-//!   triggers (SIGHUP, `POST /api/v1/reload`, the zones/GeoIP file watcher), daemon settings.
-//! - [`diag`]: located, named diagnostics for everything an operator edits.
-//! - [`zone`]: zone schema (`spec`), semantic checks (`check`), validated model (`model`),
-//!   the `health:` block (`health`).
-//! - [`geo`]: the only maxminddb user; address -> country/continent + matched prefix.
-//! - [`select`]: pure weighted rendezvous hashing over client cells.
-//! - [`decide`]: pure (zones, shares) -> decision table; region index and ECS scope rule.
-//! - [`snapshot`], [`publish`]: the immutable served state and its single writer.
+//! - Ground floor: [`region`] (country/continent codes, `RegionKey`), [`timestamp`] (Unix ms,
+//!   RFC 3339, durations), [`diag`] (located diagnostics), [`zone`] (schema `spec`, checks
+//!   `check`, model `model`, the `health:` block in `zone::health`), [`geo`] (the only
+//!   maxminddb user).
+//! - [`health`]: pure health pipeline with time passed in (signal, score, share, engine,
+//!   view, events).
+//! - [`overrides`]: operator drains, pins and weights: model, resolution, validation
+//!   (pure), and `overrides::store`, the one boundary a replicated store would replace.
+//! - [`steer`]: pure steering: `plan` (the one planning function), `decide` (query-time
+//!   region, pick, ECS scope), `select` (rendezvous hashing), `explain`.
+//! - [`snapshot`]: the immutable served state and its read handle; [`publish`]: its single
+//!   writer.
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
-//!   listeners.
-//! - [`signal`], [`score`], [`share`], [`engine`]: pure health pipeline, time passed in.
+//!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
-//! - [`admin`]: the admin HTTP API (health, status, decisions, telemetry intake).
-//! - [`events`]: the bounded log of decision events; [`clock`]: the daemon's only clock.
-//! - [`metrics`]: the Prometheus series and their HELP texts.
-//! - [`fuzz`]: fuzz target bodies, replayed by `cargo test` from a committed corpus.
+//! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
+//!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
+//! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
+//!   the engine task, signals, readiness, reload triggers (SIGHUP, `POST /api/v1/reload`, the
+//!   zones/GeoIP file watcher). [`config`]: daemon settings; [`clock`]: the
+//!   daemon's only clock; [`metrics`]: the Prometheus catalogue (names, types, HELP) and the text writer.
+//! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;
 pub mod cli;

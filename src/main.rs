@@ -37,35 +37,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { dir, geoip, state_dir } => {
-            let mut ok = true;
-            match cdnsteer::zone::load_dir(&dir) {
-                Ok(zones) => {
-                    let (z, s) = (zones.zones.len(), zones.steered().count());
-                    println!("{}: {z} zone{}, {s} steered name{}: OK", dir.display(), plural(z), plural(s));
-                }
-                Err(e) => {
-                    eprintln!("{e}");
-                    ok = false;
-                }
-            }
-            if let Some(path) = geoip {
-                let db = cdnsteer::geo::GeoDb::open(&path)?;
-                let info = db.info();
-                println!("{}: {} networks, {} records, type `{}`: OK", path.display(), info.networks, info.records, info.database_type);
-            }
-            if let Some(dir) = state_dir {
-                let store = cdnsteer::overrides::store::OverrideStore::new(&dir);
-                match store.load() {
-                    Ok(set) => println!("{}: {} override{}: OK", store.path().display(), set.items.len(), plural(set.items.len())),
-                    Err(e) => {
-                        eprintln!("{e}");
-                        ok = false;
-                    }
-                }
-            }
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-        }
+        Command::Check { dir, geoip, state_dir } => check(&dir, geoip.as_deref(), state_dir.as_deref()),
         Command::Explain { name, client, ecs, json, offline, zones, geoip, admin } => {
             let out = if offline {
                 operate::explain_offline(&zones, &geoip, &name, client.as_deref(), ecs.as_deref(), json)?
@@ -122,6 +94,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// `cdnsteer check`: zones, and optionally the GeoIP database and the override state, loaded
+/// exactly as `serve` loads them.
+fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    match cdnsteer::zone::load_dir(dir) {
+        Ok(zones) => {
+            let (z, s) = (zones.zones.len(), zones.steered().count());
+            println!("{}: {z} zone{}, {s} steered name{}: OK", dir.display(), plural(z), plural(s));
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ok = false;
+        }
+    }
+    if let Some(path) = geoip {
+        let db = cdnsteer::geo::GeoDb::open(path)?;
+        let info = db.info();
+        println!("{}: {} networks, {} records, type `{}`: OK", path.display(), info.networks, info.records, info.database_type);
+    }
+    if let Some(dir) = state_dir {
+        let store = cdnsteer::overrides::store::OverrideStore::new(dir);
+        match store.load() {
+            Ok(set) => println!("{}: {} override{}: OK", store.path().display(), set.items.len(), plural(set.items.len())),
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn plural(n: usize) -> &'static str {

@@ -6,7 +6,7 @@
 //! | GET | `/ready` | 200 `ready` once the daemon says so, else 503 `not ready` |
 //! | GET | `/api/v1/status` | generation, zones, steered names, GeoIP database (JSON) |
 //! | GET | `/api/v1/decisions?limit=N` | the newest N decision events, oldest first (default 100, at most 1000) |
-//! | GET | `/metrics` | Prometheus text format |
+//! | GET | `/metrics` | Prometheus text format (control-plane series, then the DNS counters) |
 //! | GET | `/api/v1/explain?name=N&client=IP` (or `&ecs=IP/PREFIX`) | why this client gets this answer ([`explain`]) |
 //! | GET | `/api/v1/overrides` | operator overrides in force, with `dormant` and `expires_in_secs` |
 //! | POST | `/api/v1/overrides` | add one (token); 201 with the override, 400 naming the field, 409 on a conflict |
@@ -61,7 +61,7 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::Clock;
 use crate::config::NamedToken;
 use crate::health::events::EventLog;
-use crate::dns::ServedReader;
+use crate::dns::{DnsCounters, ServedReader};
 use crate::health::signal::Observation;
 
 /// Largest request body accepted, bytes (1 MiB).
@@ -88,6 +88,8 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
     /// The control plane's operations (overrides, reload).
     pub ops: Arc<dyn ops::Operations>,
+    /// The DNS listeners' counters, summed into `/metrics`.
+    pub dns: DnsCounters,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -155,8 +157,10 @@ async fn not_found() -> Response {
 }
 
 /// `GET /metrics`: every series in the Prometheus text format (HELP on each).
-async fn prometheus() -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render()).into_response()
+async fn prometheus(State(state): State<AdminState>) -> Response {
+    let mut body = crate::metrics::render();
+    state.dns.render(&state.reader.load_full(), &mut body);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 async fn live() -> &'static str {
@@ -178,6 +182,15 @@ struct Status {
     zones: Vec<String>,
     steered: Vec<SteeredStatus>,
     geoip: GeoStatus,
+    overrides: OverridesStatus,
+}
+
+/// Overrides in force when the snapshot was planned; dormant ones apply to nothing any more
+/// (their name, region or CDN went away in a reload) and are kept until they expire.
+#[derive(Debug, Serialize)]
+struct OverridesStatus {
+    active: Vec<String>,
+    dormant: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -216,6 +229,10 @@ async fn status(State(state): State<AdminState>) -> Json<Status> {
             database_type: info.database_type.clone(),
             networks: info.networks,
             build_epoch: info.build_epoch,
+        },
+        overrides: OverridesStatus {
+            active: snapshot.explain.overrides.iter().map(|o| o.id.clone()).collect(),
+            dormant: crate::overrides::dormant(snapshot.explain.overrides.iter(), &snapshot.zones),
         },
     })
 }
@@ -340,7 +357,7 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
-    let known = telemetry::known_cdns(&state.reader.load_full().zones);
+    let known = telemetry::Known::of(&state.reader.load_full().zones);
     let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
         Ok(o) => o,
         Err(e) => {

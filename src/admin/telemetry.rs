@@ -47,6 +47,7 @@ use serde::Deserialize;
 
 use crate::clock::Millis;
 use crate::health::signal::Observation;
+use crate::region::RegionKey;
 use crate::zone::ZoneSet;
 use crate::region::parse_region;
 
@@ -178,9 +179,31 @@ fn strip_position(e: &serde_json::Error) -> String {
     }
 }
 
-/// The CDN names of every steered name in `zones`, sorted.
-pub fn known_cdns(zones: &ZoneSet) -> BTreeSet<String> {
-    zones.steered().flat_map(|s| s.cdns.iter().map(|c| c.name.clone())).collect()
+/// What a measurement may speak of: the CDNs of the steered names served, and the regions
+/// whose signals some served region uses (its own, its continent for a country, `default`).
+/// Anything else is refused, so pushes cannot grow the engine's memory without bound.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    /// CDN names, sorted.
+    pub cdns: BTreeSet<String>,
+    /// Region keys.
+    pub regions: BTreeSet<RegionKey>,
+}
+
+impl Known {
+    /// From the zones served.
+    pub fn of(zones: &ZoneSet) -> Known {
+        let cdns = zones.steered().flat_map(|s| s.cdns.iter().map(|c| c.name.clone())).collect();
+        let mut regions = BTreeSet::new();
+        regions.insert(RegionKey::Default);
+        for r in zones.steered().flat_map(|s| s.regions.iter()) {
+            if let RegionKey::Country(c) = &r.key {
+                regions.extend(crate::region::continent_of(*c).map(RegionKey::Continent));
+            }
+            regions.insert(r.key.clone());
+        }
+        Known { cdns, regions }
+    }
 }
 
 fn check_number(value: f64, field: impl FnOnce() -> String) -> Result<(), TelemetryError> {
@@ -205,19 +228,23 @@ fn check_source(source: &str) -> Result<(), TelemetryError> {
 fn convert_one(
     i: usize,
     m: &Measurement,
-    known: &BTreeSet<String>,
+    known: &Known,
     vantage: &str,
     at: Millis,
 ) -> Result<Observation, TelemetryError> {
     let field = |name: &str| format!("measurements[{i}].{name}");
-    if !known.contains(&m.cdn) {
-        let list: Vec<&str> = known.iter().map(String::as_str).collect();
+    if !known.cdns.contains(&m.cdn) {
+        let list: Vec<&str> = known.cdns.iter().map(String::as_str).collect();
         return Err(TelemetryError::at(
             field("cdn"),
             format!("unknown CDN `{}`; known CDNs: {}", m.cdn, if list.is_empty() { "(none)".to_string() } else { list.join(", ") }),
         ));
     }
     let region = parse_region(&m.region).map_err(|e| TelemetryError::at(field("region"), e))?;
+    if !known.regions.contains(&region) {
+        let list: Vec<String> = known.regions.iter().map(ToString::to_string).collect();
+        return Err(TelemetryError::at(field("region"), format!("{region} is not a region of any steered name being served (nor a continent or default they fall back to); known: {}", list.join(", "))));
+    }
     if let Some(w) = m.window_secs
         && !(1..=MAX_WINDOW_SECS).contains(&w)
     {
@@ -270,7 +297,7 @@ fn convert_one(
 /// Check a whole batch against the CDNs being served and convert it: every measurement
 /// valid gives every observation (in order), stamped `at` from vantage `rum:<source>`; the
 /// first invalid one gives its error and no observations at all.
-pub fn validate(batch: &TelemetryBatch, known: &BTreeSet<String>, at: Millis) -> Result<Vec<Observation>, TelemetryError> {
+pub fn validate(batch: &TelemetryBatch, known: &Known, at: Millis) -> Result<Vec<Observation>, TelemetryError> {
     check_source(&batch.source)?;
     let n = batch.measurements.len();
     if n == 0 || n > MAX_MEASUREMENTS {
@@ -285,8 +312,11 @@ mod tests {
     use super::*;
     use crate::zone::model::RegionKey;
 
-    fn known() -> BTreeSet<String> {
-        ["akamai", "fastly"].iter().map(|s| s.to_string()).collect()
+    fn known() -> Known {
+        Known {
+            cdns: ["akamai", "fastly"].iter().map(|s| s.to_string()).collect(),
+            regions: [RegionKey::Country(*b"KR"), RegionKey::Continent(*b"AS"), RegionKey::Default].into_iter().collect(),
+        }
     }
 
     fn one(measurement: &str) -> Result<Vec<Observation>, TelemetryError> {
@@ -330,6 +360,11 @@ mod tests {
         assert_eq!(
             field(r#"{"cdn": "akamai", "region": "mars", "requests": 1, "errors": 0}"#).as_deref(),
             Some("measurements[0].region")
+        );
+        assert_eq!(
+            field(r#"{"cdn": "akamai", "region": "JP", "requests": 1, "errors": 0}"#).as_deref(),
+            Some("measurements[0].region"),
+            "a region no steered name serves"
         );
         assert_eq!(
             field(&format!(r#"{{{base}, "requests": 1, "errors": 0, "colour": 1}}"#)).as_deref(),

@@ -22,7 +22,7 @@ use crate::admin::{self, AdminState};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::diag::LoadError;
-use crate::dns::{Handler, ServedReader, listener};
+use crate::dns::{DnsCounters, Handler, ServedReader, listener};
 use crate::geo::GeoError;
 use crate::health::events::EventLog;
 use crate::health::{Engine, HealthView, Observation, RegionHealth};
@@ -172,7 +172,8 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let admin = admin_listener.as_ref().and_then(|l| l.local_addr().ok());
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    listener::spawn(bound, Handler::new(reader.clone()), &config.listen, stop.clone(), &mut tasks);
+    let counters = DnsCounters::new(config.metrics_max_names);
+    listener::spawn(bound, Handler::new(reader.clone()), &counters, &config.listen, stop.clone(), &mut tasks);
 
     let (probe_tx, probe_rx) = mpsc::channel(PROBE_QUEUE);
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE);
@@ -201,7 +202,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {

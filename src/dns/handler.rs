@@ -16,6 +16,7 @@ use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseI
 use hickory_server::zone_handler::MessageResponseBuilder;
 
 use super::answer::{Answer, answer};
+use super::counters::{Answered, WorkerCounters};
 use super::table::wire_name;
 use super::wire::{self, EcsState, EdnsInfo, Parsed, Reply};
 use crate::steer;
@@ -105,10 +106,29 @@ impl Handler {
     /// dropped (shorter than a header, or QR=1: never answer a response). A readable header
     /// with an unreadable body gets FORMERR.
     pub fn handle_into(&self, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> bool {
+        self.handle(raw, src, transport, out, None)
+    }
+
+    /// `handle_into`, counting the query (or the drop) in the caller's own counters.
+    pub fn handle_counted(&self, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>, counters: &mut WorkerCounters) -> bool {
+        self.handle(raw, src, transport, out, Some(counters))
+    }
+
+    #[inline(always)]
+    fn handle(&self, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>, counters: Option<&mut WorkerCounters>) -> bool {
         let q = match wire::parse(raw) {
-            Parsed::Drop => return false,
+            Parsed::Drop(reason) => {
+                if let Some(c) = counters {
+                    c.dropped(reason);
+                }
+                return false;
+            }
             Parsed::FormErr(h) => {
                 *out = wire::formerr(h);
+                if let Some(c) = counters {
+                    let rcode = u16::from(ResponseCode::FormErr);
+                    c.answered(&Answered { transport, qtype: 0, rcode, ecs: None, truncated: false });
+                }
                 return true;
             }
             Parsed::Query(q) => q,
@@ -125,7 +145,14 @@ impl Handler {
         let d = respond(&snap, &view);
         let reply = Reply { answer: &d.answer, opt: d.opt, dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok), ecs: d.ecs };
         let limit = if transport == Transport::Udp { usize::from(d.udp_limit) } else { usize::from(u16::MAX) };
-        wire::write_reply(out, &q, &reply, limit);
+        let truncated = wire::write_reply(out, &q, &reply, limit);
+        if let Some(c) = counters {
+            let ecs = q.edns.is_some_and(|e| e.ecs != EcsState::Absent);
+            c.answered(&Answered { transport, qtype: q.qtype, rcode: u16::from(d.answer.rcode), ecs: Some(ecs), truncated });
+            if let Some(hit) = &d.answer.steered {
+                c.steered(&snap, hit);
+            }
+        }
         true
     }
 

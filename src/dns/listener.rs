@@ -1,7 +1,8 @@
 //! UDP and TCP listeners. Own loops rather than hickory's `Server`: a UDP packet is answered
 //! inline by a fixed pool of workers (no task spawn per packet), QR=1 packets are dropped
 //! before decoding, and TCP has a connection cap, an idle timeout and a back-off when the
-//! process runs out of descriptors.
+//! process runs out of descriptors. Each UDP worker owns its counters; TCP connections count
+//! in the counters of the thread they run on.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,7 +15,9 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::counters::DnsCounters;
 use super::handler::{Handler, Transport};
+use super::wire::DropReason;
 
 /// Listener settings.
 #[derive(Debug, Clone)]
@@ -109,22 +112,24 @@ pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Bound> {
     Ok(bound)
 }
 
-/// Start serving on `bound` until `stop` is cancelled.
-pub fn spawn(bound: Bound, handler: Handler, config: &ListenConfig, stop: CancellationToken, tasks: &mut JoinSet<()>) {
+/// Start serving on `bound` until `stop` is cancelled, counting in `counters`.
+pub fn spawn(bound: Bound, handler: Handler, counters: &DnsCounters, config: &ListenConfig, stop: CancellationToken, tasks: &mut JoinSet<()>) {
     for socket in bound.udp {
         for _ in 0..config.udp_workers.max(1) {
-            tasks.spawn(udp_worker(Arc::clone(&socket), handler.clone(), stop.clone()));
+            tasks.spawn(udp_worker(Arc::clone(&socket), handler.clone(), counters.clone(), stop.clone()));
         }
     }
     let permits = Arc::new(Semaphore::new(config.tcp_max_connections.max(1)));
     for listener in bound.tcp {
-        tasks.spawn(tcp_acceptor(listener, handler.clone(), config.tcp_idle, Arc::clone(&permits), stop.clone()));
+        let tcp = Tcp { handler: handler.clone(), counters: counters.clone(), idle: config.tcp_idle };
+        tasks.spawn(tcp_acceptor(listener, tcp, Arc::clone(&permits), stop.clone()));
     }
 }
 
 /// Drain the socket with non-blocking receives and park on readiness only when it is empty:
 /// under load a worker never goes back to the reactor, so a query costs two syscalls.
-async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: CancellationToken) {
+async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, counters: DnsCounters, stop: CancellationToken) {
+    let mut counts = counters.worker();
     let mut buf = vec![0u8; 65_535];
     let mut reply = Vec::with_capacity(1232);
     loop {
@@ -151,7 +156,11 @@ async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: Cancellation
         if stop.is_cancelled() {
             return;
         }
-        if src.port() == 0 || !handler.handle_into(&buf[..len], src, Transport::Udp, &mut reply) {
+        if src.port() == 0 {
+            counts.dropped(DropReason::SourcePortZero);
+            continue;
+        }
+        if !handler.handle_counted(&buf[..len], src, Transport::Udp, &mut reply, &mut counts) {
             continue;
         }
         let sent = match socket.try_send_to(&reply, src) {
@@ -164,7 +173,15 @@ async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, stop: Cancellation
     }
 }
 
-async fn tcp_acceptor(listener: TcpListener, handler: Handler, idle: Duration, permits: Arc<Semaphore>, stop: CancellationToken) {
+/// What every TCP connection needs.
+#[derive(Clone)]
+struct Tcp {
+    handler: Handler,
+    counters: DnsCounters,
+    idle: Duration,
+}
+
+async fn tcp_acceptor(listener: TcpListener, tcp: Tcp, permits: Arc<Semaphore>, stop: CancellationToken) {
     let mut conns = JoinSet::new();
     loop {
         let Ok(permit) = (tokio::select! {
@@ -179,12 +196,12 @@ async fn tcp_acceptor(listener: TcpListener, handler: Handler, idle: Duration, p
         };
         match accepted {
             Ok((stream, src)) => {
-                let handler = handler.clone();
+                let tcp = tcp.clone();
                 let stop = stop.clone();
                 conns.spawn(async move {
                     let _permit = permit;
                     tokio::select! {
-                        r = tcp_connection(stream, src, &handler, idle) => {
+                        r = tcp_connection(stream, src, &tcp) => {
                             if let Err(e) = r { tracing::debug!(error = %e, %src, "tcp connection closed"); }
                         }
                         _ = stop.cancelled() => {}
@@ -204,7 +221,8 @@ async fn tcp_acceptor(listener: TcpListener, handler: Handler, idle: Duration, p
 
 /// Serve length-prefixed queries on one connection until the client closes it, goes idle, or
 /// sends something that is not DNS.
-async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, handler: &Handler, idle: Duration) -> io::Result<()> {
+async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, tcp: &Tcp) -> io::Result<()> {
+    let idle = tcp.idle;
     stream.set_nodelay(true)?;
     loop {
         let mut len = [0u8; 2];
@@ -218,10 +236,15 @@ async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, handler: &Handle
         tokio::time::timeout(idle, stream.read_exact(&mut msg))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in the middle of a message"))??;
-        let Some(reply) = handler.handle_packet(&msg, src, Transport::Tcp) else {
+        let mut reply = Vec::with_capacity(512);
+        let answered = tcp
+            .counters
+            .with_thread_counters(|c| tcp.handler.handle_counted(&msg, src, Transport::Tcp, &mut reply, c))
+            .unwrap_or_else(|| tcp.handler.handle_into(&msg, src, Transport::Tcp, &mut reply));
+        if !answered {
             // Junk on a stream: nothing sensible to answer, and framing may be lost.
             return Ok(());
-        };
+        }
         let Ok(reply_len) = u16::try_from(reply.len()) else {
             return Ok(());
         };

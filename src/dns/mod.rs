@@ -1,14 +1,17 @@
 //! DNS: the only place hickory types are used. `table` turns zones into wire records, `answer`
 //! is the pure question -> records step, `handler` applies protocol rules, `wire` parses
-//! queries and writes responses on the fast path, `listener` owns the sockets.
+//! queries and writes responses on the fast path, `listener` owns the sockets, `counters`
+//! counts what the listeners answer and drop (per worker, summed at scrape time).
 
 pub mod answer;
+pub mod counters;
 pub mod fuzz;
 pub mod handler;
 pub mod listener;
 pub mod table;
 pub mod wire;
 
+pub use counters::{DnsCounters, WorkerCounters};
 pub use handler::{Handler, Transport};
 pub use table::ZoneTable;
 

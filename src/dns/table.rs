@@ -3,6 +3,8 @@
 //! (for the listeners' fast path), keyed by the lower-case wire form of the owner name, so
 //! answering a query is one hash lookup on the bytes of the question and a few copies.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use rustc_hash::FxHashMap;
 
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NS, SOA, TXT};
@@ -100,7 +102,14 @@ pub struct ZoneTable {
     pub apexes: FxHashMap<Box<[u8]>, usize>,
     /// Zones, in `ZoneSet` order.
     pub zones: Vec<ZoneEntry>,
+    /// Distinct for every `build` in this process (0 for the empty default table): the DNS
+    /// counters see from it, with one comparison, that the steered names, regions and CDNs
+    /// may have changed and their dense layout must be derived again.
+    pub id: u64,
 }
+
+/// Source of `ZoneTable::id`.
+static NEXT_TABLE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Lower-case wire form of a name (`live.example.com.` -> `\x04live\x07example\x03com\x00`).
 pub fn wire_name(name: &Name) -> Box<[u8]> {
@@ -193,7 +202,7 @@ fn wire_rrset(set: &RRset) -> WireRRset {
 impl ZoneTable {
     /// Build the table for a validated zone set.
     pub fn build(zones: &ZoneSet) -> ZoneTable {
-        let mut table = ZoneTable::default();
+        let mut table = ZoneTable { id: NEXT_TABLE_ID.fetch_add(1, Ordering::Relaxed), ..ZoneTable::default() };
         let mut steered_index = 0usize;
         for (zi, zone) in zones.zones.iter().enumerate() {
             let apex = name(&zone.origin);

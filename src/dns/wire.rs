@@ -5,7 +5,7 @@
 //! so both directions reduce to bounds-checked byte copies.
 //!
 //! Every read is bounds-checked; malformed input yields `Parsed::FormErr` (header readable)
-//! or `Parsed::Drop`, never a panic.
+//! or `Parsed::Drop` with the reason, never a panic.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -105,11 +105,22 @@ pub struct BareHeader {
     pub cd: bool,
 }
 
+/// Why a packet gets no answer at all (counted by reason in the DNS metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// Shorter than a DNS header.
+    Short,
+    /// A response (QR=1): answering responses invites reflection loops.
+    Response,
+    /// UDP from source port 0, which cannot be answered (dropped by the listener).
+    SourcePortZero,
+}
+
 /// Outcome of parsing.
 #[derive(Debug)]
 pub enum Parsed<'a> {
     /// Not answered: shorter than a header, or a response (QR=1).
-    Drop,
+    Drop(DropReason),
     /// Answer FORMERR with the header only.
     FormErr(BareHeader),
     /// A query with exactly one question.
@@ -173,8 +184,11 @@ impl<'a> Reader<'a> {
 /// Parse a query. Compression pointers are refused in the question (nothing precedes it to
 /// point at); other sections are skipped except the OPT record.
 pub fn parse(raw: &[u8]) -> Parsed<'_> {
-    if raw.len() < HEADER_LEN || raw[2] & 0x80 != 0 {
-        return Parsed::Drop;
+    if raw.len() < HEADER_LEN {
+        return Parsed::Drop(DropReason::Short);
+    }
+    if raw[2] & 0x80 != 0 {
+        return Parsed::Drop(DropReason::Response);
     }
     let header = BareHeader {
         id: u16::from_be_bytes([raw[0], raw[1]]),
@@ -361,8 +375,8 @@ fn push_record(out: &mut Vec<u8>, qname: &[u8], rec: &WireRecord, ttl: u32) {
 }
 
 /// Write the response into `out` (cleared first) within `limit` bytes; if the records do not
-/// fit, write TC=1 with the question and OPT only.
-pub fn write_reply(out: &mut Vec<u8>, q: &Query<'_>, reply: &Reply<'_, '_>, limit: usize) {
+/// fit, write TC=1 with the question and OPT only. Returns true when it truncated.
+pub fn write_reply(out: &mut Vec<u8>, q: &Query<'_>, reply: &Reply<'_, '_>, limit: usize) -> bool {
     let qname = q.qname.as_slice();
     let answer = reply.answer;
     let rcode = u16::from(answer.rcode);
@@ -408,6 +422,7 @@ pub fn write_reply(out: &mut Vec<u8>, q: &Query<'_>, reply: &Reply<'_, '_>, limi
     if reply.opt {
         write_opt(out, rcode, reply.dnssec_ok, reply.ecs);
     }
+    !fits
 }
 
 fn write_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ecs: Option<(IpAddr, u8, u8)>) {
@@ -489,10 +504,10 @@ mod tests {
 
     #[test]
     fn rejects_what_it_must() {
-        assert!(matches!(parse(&[0; 11]), Parsed::Drop));
+        assert!(matches!(parse(&[0; 11]), Parsed::Drop(DropReason::Short)));
         let mut qr = query(b"\x00", &[], 0);
         qr[2] |= 0x80;
-        assert!(matches!(parse(&qr), Parsed::Drop));
+        assert!(matches!(parse(&qr), Parsed::Drop(DropReason::Response)));
         // Pointer in the question.
         assert!(matches!(parse(&query(b"\xc0\x0c", &[], 0)), Parsed::FormErr(_)));
         // Two OPTs.

@@ -229,9 +229,11 @@ pub fn tick(state: &mut RegionState, inputs: &[CandidateInput], demand_gbps: Opt
     apply_caps(&mut target, &caps(state, inputs, usable, demand_gbps, p));
     let target = normalised(&target);
 
-    // First tick (the configured weights may break the caps) or back from fail-open (nothing
-    // to ramp from): take the target directly.
-    if state.fail_open || !state.started {
+    // First tick (the configured weights may break the caps), back from fail-open (nothing
+    // to ramp from), or no signal for any candidate yet (the configured weights serve as
+    // they are, e.g. just edited): take the target directly.
+    let all_cold = state.cdns.iter().all(|c| c.status == Status::Cold);
+    if state.fail_open || !state.started || all_cold {
         let moved = state.fail_open || state.cdns.iter().zip(&target).any(|(c, t)| (c.share - t).abs() > DUST);
         state.fail_open = false;
         state.started = true;

@@ -258,7 +258,7 @@ impl OverrideSet {
     /// Ids of overrides that apply to nothing in `zones` (their name, region or CDN went away
     /// in a reload): kept until they expire, shown as dormant.
     pub fn dormant(&self, zones: &ZoneSet, now: Millis) -> Vec<String> {
-        self.active(now).filter(|o| !applies_anywhere(o, zones)).map(|o| o.id.clone()).collect()
+        dormant(self.active(now), zones)
     }
 
     /// Check a new override against the zones and the overrides in force at `now`.
@@ -284,7 +284,8 @@ impl OverrideSet {
             } else {
                 continue;
             };
-            return Err(OverrideError::Conflict { ids: vec![o.id.clone(), new.id.clone()], message });
+            let ids = [o.id.clone(), new.id.clone()].into_iter().filter(|id| !id.is_empty()).collect();
+            return Err(OverrideError::Conflict { ids, message });
         }
         Ok(())
     }
@@ -308,7 +309,8 @@ impl OverrideSet {
                         "draining {} would leave {} {} with no candidate, and its last resort is {last}, which would be drained too; change last_resort in the zone instead",
                         new.cdn, name.name, region.key
                     );
-                    return Err(OverrideError::Conflict { ids: applied.ids(), message });
+                    let ids = applied.ids().into_iter().filter(|id| !id.is_empty()).collect();
+                    return Err(OverrideError::Conflict { ids, message });
                 }
                 emptied.push(format!("{} {}", name.name, region.key));
             }
@@ -361,7 +363,17 @@ fn targets<'z>(o: &'z Override, zones: &'z ZoneSet) -> impl Iterator<Item = &'z 
 }
 
 fn applies_anywhere(o: &Override, zones: &ZoneSet) -> bool {
-    targets(o, zones).any(|n| o.region.as_ref().is_none_or(|k| n.region_index(k).is_some()))
+    targets(o, zones).any(|n| applies_to(o, n))
+}
+
+/// The override names this steered name's CDN and (if any) one of its regions.
+pub fn applies_to(o: &Override, name: &SteeredName) -> bool {
+    o.name.as_deref().is_none_or(|x| x == name.name.as_str()) && name.cdn_index(&o.cdn).is_some() && o.region.as_ref().is_none_or(|k| name.region_index(k).is_some())
+}
+
+/// Ids of the overrides that apply to nothing in `zones`.
+pub fn dormant<'a>(overrides: impl Iterator<Item = &'a Override>, zones: &ZoneSet) -> Vec<String> {
+    overrides.filter(|o| !applies_anywhere(o, zones)).map(|o| o.id.clone()).collect()
 }
 
 /// The name exists, the CDN is defined for it (some name, for a global override), and the

@@ -14,8 +14,7 @@ use super::plan::{PlanExplain, SharesFrom};
 use crate::geo::GeoDb;
 use crate::health::score::{self, Reason};
 use crate::health::share::Status;
-use crate::overrides::Override;
-use crate::region::{Code2, RegionKey};
+use crate::region::Code2;
 use crate::timestamp;
 use crate::zone::model::{DomainName, ZoneSet};
 
@@ -202,7 +201,7 @@ pub fn explain(input: ExplainInput<'_>, query: &ExplainQuery) -> Result<Explanat
         .overrides
         .iter()
         .filter(|o| o.name.as_deref().is_none_or(|n| n == steered.name.as_str()))
-        .filter(|o| !covers_anything(o, steered))
+        .filter(|o| !crate::overrides::applies_to(o, steered))
         .map(|o| o.id.clone())
         .collect();
     let cdn = &steered.cdns[steering.cdn];
@@ -233,11 +232,6 @@ pub fn explain(input: ExplainInput<'_>, query: &ExplainQuery) -> Result<Explanat
             constant_over: steering.scope,
         },
     })
-}
-
-/// Whether an override for this name still applies to one of its regions and CDNs.
-fn covers_anything(o: &Override, name: &crate::zone::model::SteeredName) -> bool {
-    name.cdn_index(&o.cdn).is_some() && o.region.as_ref().is_none_or(|k: &RegionKey| name.region_index(k).is_some())
 }
 
 impl Explanation {

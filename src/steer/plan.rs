@@ -162,61 +162,14 @@ pub fn plan(zones: &ZoneSet, health: &dyn HealthView, overrides: &OverrideSet, n
 
 /// One region: shares, drains, pin, fail-open, TTL.
 fn plan_region(name: &SteeredName, region: &Region, p: &HealthPolicy, view: Option<&RegionHealth>, applied: &RegionOverrides<'_>) -> (RegionDecision, RegionExplain) {
-    let current = view.filter(|v| v.matches(name, region));
-    let mut candidates: Vec<CandidateExplain> = region
-        .candidates
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let weight = applied.weight(c.cdn, c.weight);
-            let known = current.map(|v| (v.state.cdns[i].share, Some(v.state.cdns[i].status), v.scores[i], v.signals[i], v.signal_region[i].clone()));
-            // Not ticked since the zone changed (or never): configured weights, minus any CDN
-            // the engine knows to be down.
-            let (share, status, score, signals, from) = known.unwrap_or_else(|| {
-                let old = view.and_then(|v| v.position(&name.cdns[c.cdn].name).map(|j| (v, j)));
-                let status = old.map(|(v, j)| v.state.cdns[j].status);
-                let usable = status.is_none_or(Status::usable);
-                (if usable { weight } else { 0.0 }, status, old.and_then(|(v, j)| v.scores[j]), old.and_then(|(v, j)| v.signals[j]), None)
-            });
-            let drained = applied.drained(c.cdn);
-            CandidateExplain {
-                cdn: c.cdn,
-                configured_weight: Some(c.weight),
-                weight,
-                share: if drained { 0.0 } else { share },
-                status,
-                score,
-                signals,
-                signal_region: from.filter(|r| *r != region.key),
-                override_id: applied.on(c.cdn).map(|o| o.id.clone()),
-                state: candidate_state(status, score, drained, p),
-            }
-        })
-        .collect();
+    // Health state for the region's current candidates; a region whose candidates are all
+    // cold (no signal yet) serves its configured weights as they are now, not as they were
+    // when the engine last ticked.
+    let current = view.filter(|v| v.matches(name, region) && !v.state.cdns.iter().all(|c| c.status == Status::Cold));
+    let mut candidates: Vec<CandidateExplain> = (0..region.candidates.len()).map(|i| candidate(name, region, i, p, view, current, applied)).collect();
     let mut fail_open = current.is_some_and(|v| v.state.fail_open);
     if let Some((cdn, pin)) = applied.pin {
-        if !candidates.iter().any(|c| c.cdn == cdn) {
-            candidates.push(CandidateExplain {
-                cdn,
-                configured_weight: None,
-                weight: 0.0,
-                share: 0.0,
-                status: None,
-                score: None,
-                signals: None,
-                signal_region: None,
-                override_id: None,
-                state: CandidateState::Unpinned,
-            });
-        }
-        for c in &mut candidates {
-            let pinned = c.cdn == cdn;
-            c.share = if pinned { 1.0 } else { 0.0 };
-            c.state = if pinned { CandidateState::Pinned } else { CandidateState::Unpinned };
-            if pinned {
-                c.override_id = Some(pin.id.clone());
-            }
-        }
+        apply_pin(&mut candidates, cdn, &pin.id);
         fail_open = false;
     }
     normalise(&mut candidates);
@@ -251,6 +204,60 @@ fn plan_region(name: &SteeredName, region: &Region, p: &HealthPolicy, view: Opti
         demand_gbps: view.and_then(|v| v.demand_gbps),
     };
     (decision, why)
+}
+
+/// Candidate `i` of a region: its share from the engine (`current`), or, when the engine has
+/// not ticked the region's current candidate list (or ever), its weight in force minus a CDN
+/// the engine knows to be down; drained by an override, nothing.
+fn candidate(name: &SteeredName, region: &Region, i: usize, p: &HealthPolicy, view: Option<&RegionHealth>, current: Option<&RegionHealth>, applied: &RegionOverrides<'_>) -> CandidateExplain {
+    let c = region.candidates[i];
+    let weight = applied.weight(c.cdn, c.weight);
+    let known = current.map(|v| (v.state.cdns[i].share, Some(v.state.cdns[i].status), v.scores[i], v.signals[i], v.signal_region[i].clone()));
+    let (share, status, score, signals, from) = known.unwrap_or_else(|| {
+        let old = view.and_then(|v| v.position(&name.cdns[c.cdn].name).map(|j| (v, j)));
+        let status = old.map(|(v, j)| v.state.cdns[j].status);
+        let usable = status.is_none_or(Status::usable);
+        (if usable { weight } else { 0.0 }, status, old.and_then(|(v, j)| v.scores[j]), old.and_then(|(v, j)| v.signals[j]), None)
+    });
+    let drained = applied.drained(c.cdn);
+    CandidateExplain {
+        cdn: c.cdn,
+        configured_weight: Some(c.weight),
+        weight,
+        share: if drained { 0.0 } else { share },
+        status,
+        score,
+        signals,
+        signal_region: from.filter(|r| *r != region.key),
+        override_id: applied.on(c.cdn).map(|o| o.id.clone()),
+        state: candidate_state(status, score, drained, p),
+    }
+}
+
+/// A pin: its CDN (added if it is not a candidate) takes everything, the others nothing.
+fn apply_pin(candidates: &mut Vec<CandidateExplain>, cdn: CdnIndex, id: &str) {
+    if !candidates.iter().any(|c| c.cdn == cdn) {
+        candidates.push(CandidateExplain {
+            cdn,
+            configured_weight: None,
+            weight: 0.0,
+            share: 0.0,
+            status: None,
+            score: None,
+            signals: None,
+            signal_region: None,
+            override_id: None,
+            state: CandidateState::Unpinned,
+        });
+    }
+    for c in candidates.iter_mut() {
+        let pinned = c.cdn == cdn;
+        c.share = if pinned { 1.0 } else { 0.0 };
+        c.state = if pinned { CandidateState::Pinned } else { CandidateState::Unpinned };
+        if pinned {
+            c.override_id = Some(id.to_string());
+        }
+    }
 }
 
 /// Shares sum to 1 over the CDNs that carry any (configured weights are relative).

@@ -91,37 +91,7 @@ pub fn check_zone(file: &Path, spec: ZoneFile, diags: &mut Diagnostics) -> Optio
         );
     }
 
-    let mut steered = Vec::new();
-    for (key, s) in &spec.steered.0 {
-        let path = format!("steered.{}", key.value);
-        let name = match DomainName::in_zone(&key.value, &origin) {
-            Ok(n) => n,
-            Err(e) => {
-                cx.err(pos(key), &path, Code::InvalidName, e);
-                continue;
-            }
-        };
-        if !name.is_in(&origin) {
-            cx.err(pos(key), &path, Code::NameOutsideZone, format!("{name} is outside the zone {origin}"));
-            continue;
-        }
-        if name == origin {
-            cx.err(pos(key), &path, Code::CnameAtApex, "the apex cannot be steered: it would need a CNAME beside SOA and NS");
-            continue;
-        }
-        if let Some(p) = static_names.get(&name) {
-            cx.err(
-                pos(key),
-                &path,
-                Code::SteeredClash,
-                format!("{name} also has static records (line {}); a steered name answers with a CNAME only", p.line),
-            );
-            continue;
-        }
-        if let Some(n) = cx.steered(name, s, &networks, &path) {
-            steered.push(n);
-        }
-    }
+    let mut steered = cx.steered_names(&spec, &origin, &static_names, &networks);
     let mut seen_steered = HashSet::new();
     steered.retain(|s: &SteeredName| seen_steered.insert(s.name.clone()));
 
@@ -169,6 +139,43 @@ struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// Every steered name of the file: a valid name inside the zone, not the apex, not also
+    /// a static name, then its own checks.
+    fn steered_names(&mut self, spec: &ZoneFile, origin: &DomainName, static_names: &HashMap<&DomainName, Pos>, networks: &HashMap<String, Vec<IpNet>>) -> Vec<SteeredName> {
+        let mut steered = Vec::new();
+        for (key, s) in &spec.steered.0 {
+            let path = format!("steered.{}", key.value);
+            let name = match DomainName::in_zone(&key.value, &origin) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.err(pos(key), &path, Code::InvalidName, e);
+                    continue;
+                }
+            };
+            if !name.is_in(&origin) {
+                self.err(pos(key), &path, Code::NameOutsideZone, format!("{name} is outside the zone {origin}"));
+                continue;
+            }
+            if name == *origin {
+                self.err(pos(key), &path, Code::CnameAtApex, "the apex cannot be steered: it would need a CNAME beside SOA and NS");
+                continue;
+            }
+            if let Some(p) = static_names.get(&name) {
+                self.err(
+                    pos(key),
+                    &path,
+                    Code::SteeredClash,
+                    format!("{name} also has static records (line {}); a steered name answers with a CNAME only", p.line),
+                );
+                continue;
+            }
+            if let Some(n) = self.steered(name, s, &networks, &path) {
+                steered.push(n);
+            }
+        }
+        steered
+    }
+
     fn err(&mut self, at: Pos, path: &str, code: Code, message: impl Into<String>) {
         self.diags.push(self.file, at, path, code, message);
     }

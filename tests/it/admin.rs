@@ -75,6 +75,7 @@ impl Admin {
             ops: Arc::new(NoOperations),
             clock: Clock::new(),
             ready: Arc::clone(&ready),
+            dns: cdnsteer::dns::DnsCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -296,6 +297,7 @@ async fn decisions_returns_pushed_events() {
     let all = all.as_array().expect("list");
     assert_eq!(all.len(), 5);
     assert_eq!(all[0]["reason"], "event 0");
+    assert_eq!((all[0]["at"].as_str(), all[1]["at"].as_str()), (Some("1970-01-01T00:00:00Z"), Some("1970-01-01T00:00:01Z")), "wall-clock RFC 3339");
     assert_eq!(all[4]["generation"], 6);
     assert_eq!(all[4]["new"], serde_json::json!([["akamai", 0.2], ["fastly", 0.8]]));
     let last_two = admin.get("/api/v1/decisions?limit=2").await.json();

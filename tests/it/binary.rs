@@ -61,6 +61,8 @@ async fn serve_reload_keeps_old_config_on_error_and_stops_cleanly() {
         .current_dir(repo())
         .args(["serve", "--zones"])
         .arg(zones.path())
+        .arg("--state-dir")
+        .arg(zones.path().join("state"))
         .args(["--listen", &addr.to_string(), "--admin-listen", "127.0.0.1:0"])
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -117,7 +119,7 @@ fn serve_refuses_bad_zones_with_located_errors() {
     std::fs::write(zones.path().join("bad.yaml"), "version: 1\nzone: bad.test\nsoa: {primary: ns1, contact: h, serial: 1}\nbogus: 1\n").expect("write");
     let out = Command::new(env!("CARGO_BIN_EXE_cdnsteer"))
         .current_dir(repo())
-        .args(["serve", "--listen", "127.0.0.1:0", "--zones"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir", "/nonexistent/state", "--zones"])
         .arg(zones.path())
         .output()
         .expect("run");
@@ -128,7 +130,7 @@ fn serve_refuses_bad_zones_with_located_errors() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_cdnsteer"))
         .current_dir(repo())
-        .args(["serve", "--listen", "127.0.0.1:0", "--geoip", "/nonexistent/db.mmdb"])
+        .args(["serve", "--listen", "127.0.0.1:0", "--state-dir", "/nonexistent/state", "--geoip", "/nonexistent/db.mmdb"])
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(1));

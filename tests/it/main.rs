@@ -16,4 +16,7 @@ mod standin;
 mod probe;
 mod admin;
 mod steering;
+mod operations;
+mod cli;
+mod metrics;
 mod reload;

@@ -31,6 +31,10 @@ fn example_daemon_config_loads_with_every_value() {
     assert_eq!(config.listen.tcp_max_connections, 4096);
     assert_eq!(config.listen.udp_workers, 4);
     assert_eq!(config.log_format, LogFormat::Json);
+    assert_eq!(config.state_dir, PathBuf::from("/var/lib/cdnsteer"));
+    assert_eq!(config.override_max_expiry, 24 * 3_600_000);
+    assert_eq!(config.admin_listen, Some("127.0.0.1:8053".parse().unwrap()));
+    assert_eq!(config.metrics_max_names, 50);
     assert!(config.watch);
 }
 

@@ -795,3 +795,25 @@ fn config_invalid_setting_is_located() {
     );
     assert_eq!(err.summary(), "4 errors in 1 of 1 file");
 }
+
+/// Settings that parse but cannot work are refused where they are written.
+#[test]
+fn unworkable_share_settings_are_refused_with_their_location() {
+    let zone = |shares: &str| {
+        format!(
+            "version: 1\nzone: s.test\nsoa: {{primary: ns1.s.test., contact: h.s.test., serial: 1}}\nrecords:\n  - {{name: \"@\", type: NS, value: ns1.s.test.}}\nsteered:\n  live:\n    last_resort: a\n    cdns: {{a: {{target: a.cdn.test}}, b: {{target: b.cdn.test}}, c: {{target: c.cdn.test}}}}\n    regions:\n      countries:\n        KR: {{a: 40, b: 35, c: 25}}\n      default: {{a: 1}}\nhealth:\n  shares:\n{shares}"
+        )
+    };
+    // 40/35/25 with max_share 0.1: three candidates can carry at most 30% of KR.
+    let err = load_one(Path::new("s.yaml"), &zone("    max_share: 0.1\n")).expect_err("max_share too low");
+    let d = &err.diagnostics[0];
+    assert_eq!((d.code, d.pos.line, d.path.as_str()), (Code::InvalidHealth, 16, "health.shares.max_share"), "{err}");
+    assert!(d.message.contains("steered.live.regions.countries.KR") && d.message.contains("0.333"), "{}", d.message);
+    assert_eq!(err.diagnostics.len(), 1, "the single-candidate default region is exempt: {err}");
+    load_one(Path::new("s.yaml"), &zone("    max_share: 0.34\n")).expect("3 x 0.34 >= 1");
+    // A slew limit below the deadband would never move a share.
+    let err = load_one(Path::new("s.yaml"), &zone("    max_change_per_tick: 0.001\n")).expect_err("slew below deadband");
+    let d = &err.diagnostics[0];
+    assert_eq!((d.code, d.pos.line, d.path.as_str()), (Code::InvalidHealth, 16, "health.shares.max_change_per_tick"), "{err}");
+    assert!(d.message.contains("deadband"), "{}", d.message);
+}

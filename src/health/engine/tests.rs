@@ -186,6 +186,116 @@ fn many_vantages_and_a_large_quorum() {
     assert_eq!(share_of(&e, &kr, "a"), 0.0, "nine of ten vantages see it down");
 }
 
+const TWO_REGIONS: &str = r#"
+version: 1
+zone: cap.test
+soa: {primary: ns1.cap.test., contact: h.cap.test., serial: 1}
+records:
+  - {name: "@", type: NS, value: ns1.cap.test.}
+steered:
+  live:
+    last_resort: a
+    cdns: {a: {target: a.cdn.test}, b: {target: b.cdn.test}}
+    regions:
+      countries:
+        KR: {a: 3, b: 1}
+        JP: {a: 3, b: 1}
+      default: {b: 1}
+health:
+  shares: {max_change_per_tick: 1, min_warm_share: 0}
+  capacity:
+    a: {gbps: 100, target_utilisation: 1.0}
+  demand_gbps: {KR: 100, JP: 100}
+"#;
+
+#[test]
+fn a_cdns_capacity_is_one_budget_for_the_whole_zone() {
+    let zones = crate::zone::load_texts(&[(PathBuf::from("cap.yaml"), TWO_REGIONS.to_string())], Diagnostics::new()).expect("zone");
+    let mut e = Engine::new();
+    for t in 1..=5 {
+        e.tick(&zones, &OverrideSet::new(), t * 1000);
+    }
+    let share = |cc: &[u8; 2]| e.region("live.cap.test.", &RegionKey::Country(*cc)).map(|r| r.state.cdns[0].share).expect("region");
+    // Demand 100 Gbps in each region, a can carry 100 Gbps in all: 50 each, so a's share is
+    // capped at 0.5 in both (each alone would have allowed 0.75).
+    let (kr, jp) = (share(b"KR"), share(b"JP"));
+    assert!((kr - 0.5).abs() < 1e-6 && (jp - 0.5).abs() < 1e-6, "KR {kr}, JP {jp}");
+    assert!(kr * 100.0 + jp * 100.0 <= 100.0 + 1e-6, "a committed beyond its capacity");
+}
+
+#[test]
+fn each_zone_ticks_at_its_own_pace() {
+    let slow = ZONE.replace("zone: example.test", "zone: slow.test").replace("example.test.", "slow.test.").replace("health:\n", "health:\n  tick_ms: 5000\n");
+    let zones = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.to_string()), (PathBuf::from("s.yaml"), slow)], Diagnostics::new()).expect("zones");
+    let mut e = Engine::new();
+    let mut ticked = 0;
+    for t in 1..=20 {
+        ticked += e.tick(&zones, &OverrideSet::new(), t * 1000).ticked;
+    }
+    // 20 ticks of the 1 s zone, 4 of the 5 s zone.
+    assert_eq!(ticked, 24);
+    assert_eq!(e.next_due(&zones), 21_000);
+}
+
+#[test]
+fn state_of_names_and_regions_no_longer_served_is_dropped() {
+    let zones = zones();
+    let mut e = Engine::new();
+    let kr = RegionKey::Country(*b"KR");
+    e.ingest(&probe("a", kr.clone(), 1000, true));
+    e.tick(&zones, &OverrideSet::new(), 1000);
+    assert!(e.region("live.example.test.", &kr).is_some());
+    let without_kr = ZONE.replace("        KR: {a: 1, b: 1}\n", "");
+    let smaller = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), without_kr)], Diagnostics::new()).expect("zone");
+    e.tick(&smaller, &OverrideSet::new(), 2000);
+    assert!(e.region("live.example.test.", &kr).is_none(), "KR's state dropped");
+    assert!(e.region("live.example.test.", &RegionKey::Country(*b"JP")).is_some(), "JP kept");
+    assert!(!e.signals().ever("a", &kr), "KR's signals dropped");
+}
+
+#[test]
+fn an_operator_drain_acts_on_the_next_tick_and_a_weight_moves_at_the_slew_rate() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let mut now = 0;
+    for _ in 0..3 {
+        now += 1000;
+        e.ingest(&probe("a", kr.clone(), now, true));
+        e.ingest(&probe("b", kr.clone(), now, true));
+        e.tick(&zones, &OverrideSet::new(), now);
+    }
+    let mk = |kind: &str, weight: Option<f64>, now: Millis| {
+        let mut set = OverrideSet::new();
+        let r = crate::overrides::OverrideRequest {
+            kind: Some(kind.into()),
+            name: Some("live.example.test".into()),
+            region: Some("KR".into()),
+            cdn: Some("a".into()),
+            weight,
+            expires_in: Some("1h".into()),
+            author: Some("t".into()),
+            reason: Some("t".into()),
+            ..Default::default()
+        };
+        set.add(r.into_override("t", now, 86_400_000).expect("valid"));
+        set
+    };
+    let share = |e: &Engine| e.region("live.example.test.", &kr).map(|r| r.state.cdns[0].share).unwrap_or(f64::NAN);
+    let weight = mk("weight", Some(3.0), now);
+    now += 1000;
+    e.ingest(&probe("a", kr.clone(), now, true));
+    e.ingest(&probe("b", kr.clone(), now, true));
+    let report = e.tick(&zones, &weight, now);
+    assert!((share(&e) - 0.75).abs() < 1e-9, "0.5 -> 0.75 within the 0.25 slew: {}", share(&e));
+    assert!(report.changed);
+    let drain = mk("drain", None, now);
+    now += 1000;
+    let report = e.tick(&zones, &drain, now);
+    assert_eq!(share(&e), 0.0, "drained at once, not at the slew rate");
+    assert!(report.events.iter().any(|ev| ev.reason.contains("a drained by ovr-1")), "{:?}", report.events);
+}
+
 #[test]
 fn tick_all_follows_edited_weights_before_the_next_tick_is_due() {
     let kr = RegionKey::Country(*b"KR");
