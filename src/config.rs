@@ -27,6 +27,11 @@
 //! Steered answers are counted by name, region and CDN for the first `max_names` steered
 //! names (in zone order); the others are counted together as `name="_other"`, so thousands of
 //! names do not make millions of series.
+//!
+//! # Reload triggers
+//!
+//! `watch: true` (the default) reloads when a zone file in the zones directory or the GeoIP
+//! file changes; `watch: false` leaves SIGHUP and `POST /api/v1/reload` as the only triggers.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -91,6 +96,9 @@ pub struct ConfigFile {
     /// Prometheus metrics.
     #[serde(default)]
     pub metrics: Option<MetricsFile>,
+    /// Reload when a zone file or the GeoIP file changes (default true).
+    #[serde(default)]
+    pub watch: Option<bool>,
 }
 
 /// `overrides:` block.
@@ -211,6 +219,9 @@ pub struct Config {
     pub override_max_expiry: u64,
     /// Steered names with their own metric series.
     pub metrics_max_names: usize,
+    /// Reload when a zone file or the GeoIP file changes (the zones directory and the GeoIP
+    /// file's directory are watched).
+    pub watch: bool,
 }
 
 /// One named admin token (`NAME TOKEN` per line of the token file); the name is recorded in
@@ -241,6 +252,7 @@ impl std::fmt::Debug for Config {
             .field("admin_tokens", &self.admin_tokens)
             .field("state_dir", &self.state_dir)
             .field("metrics_max_names", &self.metrics_max_names)
+            .field("watch", &self.watch)
             .finish_non_exhaustive()
     }
 }
@@ -340,6 +352,7 @@ impl Config {
             state_dir: flags.state_dir.clone().or(parsed.state_dir).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
             override_max_expiry,
             metrics_max_names,
+            watch: parsed.watch.unwrap_or(true),
         })
     }
 }

@@ -14,6 +14,9 @@
 //!                                        -> share (hysteresis, dwell, slew, caps, drains, fail-open)
 //!                                        = health::HealthView
 //!
+//! reload (SIGHUP | POST /api/v1/reload | a saved zone or GeoIP file, `daemon::watch`): the
+//! same load and check, all or nothing, one at a time; the engine then ticks on the new zones.
+//!
 //! ZoneSet + HealthView + OverrideSet + now --steer::plan--> DecisionTable + PlanExplain
 //!     --publish::Publisher (the single writer)--> Snapshot{generation, zones, geo,
 //!                                                  wire table, decisions, explain} (one swap)
@@ -52,7 +55,8 @@
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
-//!   the engine task, signals, readiness.
+//!   the engine task, signals, readiness, reload triggers (SIGHUP, `POST /api/v1/reload`, the
+//!   zones/GeoIP file watcher).
 //! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;

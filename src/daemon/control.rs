@@ -16,7 +16,6 @@ use crate::config::Config;
 use crate::dns::Served;
 use crate::geo::GeoDb;
 use crate::health::events::{DecisionEvent, EventLog};
-use crate::health::engine::TickReport;
 use crate::health::{Engine, Observation};
 use crate::overrides::store::{AuditEntry, OverrideStore};
 use crate::overrides::{Override, OverrideRequest, OverrideSet};
@@ -48,6 +47,10 @@ pub struct Control {
     pub(super) probe_tx: tokio::sync::mpsc::Sender<Observation>,
     pub(super) probes_stop: Mutex<CancellationToken>,
     pub(super) stop: CancellationToken,
+    /// Held for a whole reload, from reading the files to the swap. Triggers may fire
+    /// together (an edit seen by the watcher while an operator posts a reload); without this
+    /// an older read could be published after a newer one and answers would go backwards.
+    pub(super) reload_gate: Mutex<()>,
 }
 
 /// Size and modification time of a file: a reload re-reads the GeoIP database only when
@@ -110,12 +113,12 @@ impl Control {
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
-        self.log_report(report, generation);
+        self.record_decisions(report.events, generation);
     }
 
-    /// Log, count and keep the decision events of an engine tick published as `generation`.
-    fn log_report(&self, report: TickReport, generation: u64) {
-        for mut event in report.events {
+    /// Count, log and keep the decision events of an engine tick published as `generation`.
+    fn record_decisions(&self, events: Vec<DecisionEvent>, generation: u64) {
+        for mut event in events {
             event.generation = generation;
             metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
             if event.fails_open {
@@ -179,8 +182,10 @@ impl Control {
         .map_err(OpError::Storage)
     }
 
-    /// Reload zones (and GeoIP if its file changed) as one transaction.
+    /// Reload zones (and GeoIP if its file changed) as one transaction. Reloads run one at a
+    /// time, each reading the files after the previous one published.
     pub(super) async fn reload_config(&self) -> Result<u64, ReloadError> {
+        let _one_at_a_time = self.reload_gate.lock().await;
         let zones = load_zones(&self.config).await.map_err(ReloadError::Zones)?;
         let identity = file_identity(&self.config.geoip);
         let seen = self.state.lock().await.geo_seen;
@@ -188,18 +193,19 @@ impl Control {
         let probes: Vec<_> = zones.zones.iter().flat_map(|z| z.health.probes.iter().cloned()).collect();
         let zones = Arc::new(zones);
         let now = self.clock.now();
-        let generation = {
+        let (generation, events) = {
             let mut st = self.state.lock().await;
             let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
-            // Tick the engine on the new zones first: it keeps what it knows of names and
-            // regions that stay and drops the rest; then plan and publish in one swap.
+            // Tick the engine on the new zones first, due or not: it keeps what it knows of
+            // names and regions that stay, drops the rest and follows changed weights and
+            // candidates; then plan and publish in one swap.
             let report = engine.tick_now(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
             *geo_seen = identity;
-            self.log_report(report, generation);
-            generation
+            (generation, report.events)
         };
         metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
+        self.record_decisions(events, generation);
         self.restart_probes(probes).await;
         Ok(generation)
     }
@@ -317,7 +323,7 @@ impl Operations for Control {
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
-        self.log_report(report, generation);
+        self.record_decisions(report.events, generation);
         let reason = format!("override {} added by {who} ({}): {}; {}", added.id, added.author, added.describe(), added.reason);
         self.push_event(override_event(&added, now, generation, reason));
         Ok(added)
@@ -336,7 +342,7 @@ impl Operations for Control {
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
-        self.log_report(report, generation);
+        self.record_decisions(report.events, generation);
         self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));
         Ok(removed)
     }

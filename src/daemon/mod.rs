@@ -1,11 +1,12 @@
 //! `cdnsteer serve`: load and check everything (zones, GeoIP, the override state), publish
 //! generation 1, bind, tell systemd we are ready, then serve until SIGTERM/SIGINT. Reloads
-//! (SIGHUP, `POST /api/v1/reload`) are transactions: any problem keeps the old generation
-//! serving. The control plane (`control`) owns the writer, the engine and the overrides; the
+//! (SIGHUP, `POST /api/v1/reload`, a changed zone or GeoIP file seen by `watch`) are
+//! transactions, one at a time: any problem keeps the old generation serving. The control plane (`control`) owns the writer, the engine and the overrides; the
 //! engine task ticks it; the DNS listeners only read snapshots.
 
 mod control;
 mod token;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -190,9 +191,17 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         probe_tx,
         probes_stop: Mutex::new(stop.child_token()),
         stop: stop.clone(),
+        reload_gate: Mutex::new(()),
     });
     tasks.spawn(engine_task(Arc::clone(&control), probe_rx, telemetry_rx));
     control.restart_probes(probe_set).await;
+    if control.config.watch {
+        // Without a watcher the other triggers still work: say so, do not refuse to serve.
+        match watch::spawn(Arc::clone(&control), stop.clone(), &mut tasks) {
+            Ok(targets) => tracing::info!(dirs = ?targets.dirs(), "watching for zone and GeoIP changes"),
+            Err(e) => tracing::error!(error = %e, "file changes will not reload; SIGHUP and POST /api/v1/reload still do"),
+        }
+    }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
         let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters };

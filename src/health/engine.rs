@@ -239,8 +239,12 @@ impl Engine {
         self.tick_zones(zones, overrides, now, false)
     }
 
-    /// Tick every zone now, due or not: an operator override or a reload takes effect at once
-    /// rather than at the zone's next tick.
+    /// Tick every zone now, due or not, and restart their tick clocks from `now`: an operator
+    /// override takes effect at once rather than at the zone's next tick, and a reload
+    /// publishes a generation planned from state that has followed the new zones (a changed
+    /// candidate list restarted from the configured weights, changed weights one slew step
+    /// along), not from shares made for the old zones. The cost: one slew step may come
+    /// sooner than the tick pace alone would give.
     pub fn tick_now(&mut self, zones: &ZoneSet, overrides: &OverrideSet, now: Millis) -> TickReport {
         self.tick_zones(zones, overrides, now, true)
     }

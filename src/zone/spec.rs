@@ -194,11 +194,22 @@ pub fn pos<T>(s: &Spanned<T>) -> Pos {
     Pos { line: s.referenced.line(), col: s.referenced.column() }
 }
 
+/// Most YAML nodes (mappings, sequences, scalars) one file may hold. The parser's default,
+/// 250,000, refused a zone of about 9,500 steered names (some 25 nodes each), a quarter of
+/// the 16 MB the loader reads; this admits 10,000 names with room to spare and still bounds
+/// the parser's work on a hostile file.
+pub const MAX_YAML_NODES: usize = 2_000_000;
+
 /// Parse options shared by every YAML file the daemon reads: duplicate keys are errors, and
 /// only `true`/`false` are booleans (so `NO`, Norway, stays a string).
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
+        budget: serde_saphyr::budget! {
+            max_nodes: MAX_YAML_NODES,
+            // Events are nodes plus their ends; the default (1,000,000) would bind first.
+            max_events: 3 * MAX_YAML_NODES,
+        },
     }
 }
 
@@ -301,6 +312,9 @@ fn classify(raw: &str) -> (Code, String) {
         Code::Syntax
     };
     let message = match code {
+        Code::Syntax if message.contains("budget breached") && message.contains("Nodes") => {
+            format!("more than {MAX_YAML_NODES} YAML nodes in one file; expected a smaller zone (one zone per file: split the names across zones)")
+        }
         Code::DuplicateKey => message
             .split(", set DuplicateKeyPolicy")
             .next()
@@ -327,6 +341,13 @@ mod tests {
         assert_eq!(err[0].code, Code::UnknownKey);
         assert_eq!(err[0].pos.line, 7);
         assert_eq!(err[0].path, "soa.bogus");
+    }
+
+    #[test]
+    fn a_file_past_the_node_budget_is_told_to_split() {
+        let (code, message) = classify("budget breached: Nodes { nodes: 2000001 }");
+        assert_eq!(code, Code::Syntax);
+        assert!(message.contains("more than 2000000 YAML nodes") && message.contains("split"), "{message}");
     }
 
     #[test]

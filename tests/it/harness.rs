@@ -50,6 +50,9 @@ pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
     // repository.
     let state = tempfile::tempdir().expect("state dir");
     config.state_dir = state.path().to_path_buf();
+    // These tests reload explicitly and count generations; the file watcher is tested on the
+    // real binary (`reload.rs`).
+    config.watch = false;
     let running = daemon::start(config).await.expect("server starts");
     TestServer { udp: running.udp[0], tcp: running.tcp[0], running, _state: state }
 }

@@ -19,3 +19,4 @@ mod steering;
 mod operations;
 mod cli;
 mod metrics;
+mod reload;

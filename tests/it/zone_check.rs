@@ -708,9 +708,11 @@ tcp:
   max_connections: 64
 udp_workers: 4
 log_format: json
+watch: false
 ";
     let (config, path, _dir) = load_config(text);
     let c = config.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.watch);
     assert_eq!(c.zones, PathBuf::from("/srv/cdnsteer/zones"));
     assert_eq!(c.geoip, PathBuf::from("/srv/cdnsteer/geoip/country.mmdb"));
     let addrs: Vec<String> = c.listen.addrs.iter().map(|a| a.to_string()).collect();
@@ -733,6 +735,16 @@ log_format: json
     assert_eq!(c.geoip, PathBuf::from("/srv/cdnsteer/geoip/country.mmdb"));
     assert_eq!(c.listen.addrs, overrides.listen);
     assert_eq!(c.log_format, LogFormat::Text);
+}
+
+#[test]
+fn config_watch_defaults_on_and_takes_only_a_boolean() {
+    let (config, _, _dir) = load_config("version: 1\n");
+    assert!(config.unwrap_or_else(|e| panic!("{e}")).watch, "watch defaults to true");
+    let (config, _, _dir) = load_config("version: 1\nwatch: sometimes\n");
+    let err = config.expect_err("watch is a boolean");
+    let d = &err.diagnostics[0];
+    assert_eq!((d.pos.line, d.path.as_str()), (2, "watch"), "{err}");
 }
 
 #[test]

@@ -295,3 +295,21 @@ fn an_operator_drain_acts_on_the_next_tick_and_a_weight_moves_at_the_slew_rate()
     assert_eq!(share(&e), 0.0, "drained at once, not at the slew rate");
     assert!(report.events.iter().any(|ev| ev.reason.contains("a drained by ovr-1")), "{:?}", report.events);
 }
+
+#[test]
+fn tick_now_follows_edited_weights_before_the_next_tick_is_due() {
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let none = OverrideSet::default();
+    let first = zones();
+    assert_eq!(e.tick(&first, &none, 1_000).ticked, 1);
+    assert!((share_of(&e, &kr, "a") - 0.5).abs() < 1e-9);
+    // An edit: KR 1:1 -> 3:2 (a 0.1 move, within one slew step). Not due for 1 s yet.
+    let edited = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.replace("KR: {a: 1, b: 1}", "KR: {a: 3, b: 2}"))], Diagnostics::new()).expect("zone");
+    assert_eq!(e.tick(&edited, &none, 1_100).ticked, 0, "paced: not due");
+    assert!((share_of(&e, &kr, "a") - 0.5).abs() < 1e-9, "still the old shares");
+    assert_eq!(e.tick_now(&edited, &none, 1_100).ticked, 1);
+    assert!((share_of(&e, &kr, "a") - 0.6).abs() < 1e-9, "the new weights: {}", share_of(&e, &kr, "a"));
+    // The tick clock restarted from the forced tick.
+    assert_eq!(e.next_due(&edited), 2_100);
+}
