@@ -2,13 +2,12 @@
 //! answer. No I/O, no clock, no allocation: everything it returns is borrowed from the
 //! snapshot.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
-use hickory_proto::rr::{DNSClass, RData, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 
-use super::table::{NodeKind, WireRecord, ZoneTable, wire_name, wire_parent};
+use super::table::{NodeKind, WireRecord, ZoneTable, wire_parent};
 use crate::steer::decide::Steering;
 use super::Served;
 
@@ -114,11 +113,12 @@ pub fn answer<'a>(snap: &'a Served, qname: &[u8], qtype: RecordType, qclass: DNS
     }
     let table = &*snap.table;
     let mut out = Answer::empty(ResponseCode::NoError, true);
-    // The name being resolved: the question, then (owned) targets of followed CNAMEs.
-    let mut name: Cow<'_, [u8]> = Cow::Borrowed(qname);
+    // The name being resolved: the question, then the targets of followed CNAMEs (borrowed
+    // from the table: no allocation per query).
+    let mut name: &[u8] = qname;
     for _ in 0..MAX_CHAIN {
-        let Some(node) = table.names.get(&*name) else {
-            return match enclosing_zone(table, &name) {
+        let Some(node) = table.names.get(name) else {
+            return match enclosing_zone(table, name) {
                 // First name: outside our zones. Later in a chain: the target is elsewhere,
                 // and the resolver follows it itself.
                 None if out.is_empty() => Answer::empty(ResponseCode::Refused, false),
@@ -159,15 +159,14 @@ pub fn answer<'a>(snap: &'a Served, qname: &[u8], qtype: RecordType, qclass: DNS
                     return finish_nodata(out, table, node.zone);
                 };
                 out.push(Part { records: &cname.records[..1], ttl: None });
-                let RData::CNAME(next) = &record.record.data else { return out };
-                let target = wire_name(&next.0);
+                let Some(target) = record.cname_target.as_deref() else { return out };
                 // Follow the chain only inside the zone that answered (RFC 1034 4.3.2), and
                 // stop at a loop: the resolver gets each record of it once.
                 let looped = *target == *qname || out.parts().iter().any(|p| p.records.iter().any(|r| *r.owner == *target));
-                if looped || enclosing_zone(table, &target) != Some(node.zone) {
+                if looped || enclosing_zone(table, target) != Some(node.zone) {
                     return out;
                 }
-                name = Cow::Owned(target.into_vec());
+                name = target;
             }
         }
     }

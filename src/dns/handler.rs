@@ -124,7 +124,7 @@ impl Handler {
                 return false;
             }
             Parsed::FormErr(h) => {
-                *out = wire::formerr(h);
+                wire::formerr(h, out);
                 if let Some(c) = counters {
                     let rcode = u16::from(ResponseCode::FormErr);
                     c.answered(&Answered { transport, qtype: 0, rcode, ecs: None, truncated: false });

@@ -23,6 +23,9 @@ pub struct WireRecord {
     /// TYPE, CLASS, TTL, RDLENGTH and RDATA as encoded (names uncompressed); the TTL sits at
     /// bytes 4..8 and is rewritten when a steered answer carries a dynamic TTL.
     pub rest: Box<[u8]>,
+    /// For a CNAME, its target in lower-case wire form (chains are followed without
+    /// encoding a name per query).
+    pub cname_target: Option<Box<[u8]>>,
 }
 
 impl WireRecord {
@@ -37,7 +40,11 @@ impl WireRecord {
         }
         let owner_len = owner_len.min(buf.len());
         let rest = buf.split_off(owner_len);
-        WireRecord { record, owner: buf.into_boxed_slice(), rest: rest.into_boxed_slice() }
+        let cname_target = match &record.data {
+            RData::CNAME(target) => Some(wire_name(&target.0)),
+            _ => None,
+        };
+        WireRecord { record, owner: buf.into_boxed_slice(), rest: rest.into_boxed_slice(), cname_target }
     }
 
     /// Encoded size with an uncompressed owner.

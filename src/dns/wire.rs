@@ -455,7 +455,7 @@ fn write_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ecs: Option<(IpAddr
 }
 
 /// A bare FORMERR for an unreadable body: same id, opcode, RD and CD; QR=1; no sections.
-pub fn formerr(h: BareHeader) -> Vec<u8> {
+pub fn formerr(h: BareHeader, out: &mut Vec<u8>) {
     let mut flags: u16 = 0x8000 | (u16::from(h.opcode & 0x0F) << 11) | 1;
     if h.rd {
         flags |= 0x0100;
@@ -463,11 +463,11 @@ pub fn formerr(h: BareHeader) -> Vec<u8> {
     if h.cd {
         flags |= 0x0010;
     }
-    let mut out = Vec::with_capacity(HEADER_LEN);
+    // Into the worker's own buffer: a flood of malformed packets costs no allocation.
+    out.clear();
     out.extend_from_slice(&h.id.to_be_bytes());
     out.extend_from_slice(&flags.to_be_bytes());
     out.extend_from_slice(&[0; 8]);
-    out
 }
 
 #[cfg(test)]
