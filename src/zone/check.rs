@@ -239,129 +239,132 @@ impl Cx<'_> {
         out
     }
 
-    fn records(
-        &mut self,
-        specs: &[Spanned<spec::RecordSpec>],
-        origin: &DomainName,
-        default_ttl: u32,
-    ) -> Vec<(RRset, Pos)> {
+    /// Every static RRset, then the CNAME-and-other-data rule across them.
+    fn records(&mut self, specs: &[Spanned<spec::RecordSpec>], origin: &DomainName, default_ttl: u32) -> Vec<(RRset, Pos)> {
         let mut out: Vec<(RRset, Pos)> = Vec::new();
         let mut seen: HashMap<(DomainName, RecordKind), Pos> = HashMap::new();
         for (i, r) in specs.iter().enumerate() {
+            let Some(rrset) = self.record(i, r, origin, default_ttl) else { continue };
             let at = pos(r);
-            let r = &r.value;
-            let path = format!("records[{i}]");
-            let Some(name) = self.name_in_zone(&r.name, origin, &format!("{path}.name")) else {
-                continue;
-            };
-            if !name.is_in(origin) {
-                self.err(pos(&r.name), &format!("{path}.name"), Code::NameOutsideZone, format!("{name} is outside the zone {origin}"));
+            if let Some(first) = seen.get(&(rrset.name.clone(), rrset.kind)) {
+                let msg = format!("{} {} is already defined at line {}; list all values in one entry", rrset.name, rrset.kind.as_str(), first.line);
+                self.err(at, &format!("records[{i}]"), Code::DuplicateRrset, msg);
                 continue;
             }
-            let Some(kind) = RecordKind::parse(&r.rtype.value) else {
-                let hint = if r.rtype.value.eq_ignore_ascii_case("SOA") {
-                    "; the SOA is written in the zone's `soa` block"
-                } else {
-                    ""
-                };
-                self.err(
-                    pos(&r.rtype),
-                    &format!("{path}.type"),
-                    Code::UnsupportedType,
-                    format!("type `{}` is not served; expected one of A, AAAA, CNAME, NS, MX, TXT, CAA{hint}", r.rtype.value),
-                );
-                continue;
-            };
-            let ttl = match &r.ttl {
-                Some(t) => self.ttl(t, &format!("{path}.ttl"), 0, ttl_bounds::STATIC_MAX),
-                None => default_ttl,
-            };
-            let values: Vec<&Spanned<String>> = match (&r.value, &r.values) {
-                (Some(v), None) => vec![v],
-                (None, Some(vs)) if !vs.is_empty() => vs.iter().collect(),
-                (Some(_), Some(_)) => {
-                    self.err(at, &path, Code::InvalidRdata, "both `value` and `values`; expected one of them");
-                    continue;
-                }
-                _ => {
-                    self.err(at, &path, Code::MissingKey, "no data; expected `value: ...` or `values: [...]`");
-                    continue;
-                }
-            };
-            let mut data = Vec::new();
-            for (j, v) in values.iter().enumerate() {
-                let vpath = if r.value.is_some() { format!("{path}.value") } else { format!("{path}.values[{j}]") };
-                match parse_rdata(kind, &v.value, origin) {
-                    Ok(d) => data.push(d),
-                    Err(e) => self.err(pos(v), &vpath, Code::InvalidRdata, e),
-                }
-            }
-            if data.len() != values.len() {
-                continue;
-            }
-            // Even over TCP a message holds 65,535 bytes; an RRset near that can never be sent.
-            let size: usize = values.iter().map(|v| v.value.len() + 16 + name.as_str().len()).sum();
-            if size > MAX_RRSET_BYTES {
-                self.err(at, &path, Code::InvalidRdata, format!("{name} {} is about {size} bytes; at most {MAX_RRSET_BYTES} fit in one DNS message", kind.as_str()));
-                continue;
-            }
-            if kind == RecordKind::Cname && data.len() > 1 {
-                self.err(at, &path, Code::CnameAndOther, "a CNAME RRset holds exactly one target");
-                continue;
-            }
-            if kind == RecordKind::Cname && name == *origin {
-                self.err(at, &path, Code::CnameAtApex, "CNAME at the zone apex; it would hide SOA and NS (RFC 1912 2.4)");
-                continue;
-            }
-            if kind == RecordKind::Ns && name != *origin {
-                self.err(at, &path, Code::Delegation, format!("NS records at {name}: delegations to child zones are not served; only apex NS records are"));
-                continue;
-            }
-            if let Some(first) = seen.get(&(name.clone(), kind)) {
-                self.err(
-                    at,
-                    &path,
-                    Code::DuplicateRrset,
-                    format!("{name} {} is already defined at line {}; list all values in one entry", kind.as_str(), first.line),
-                );
-                continue;
-            }
-            seen.insert((name.clone(), kind), at);
-            out.push((RRset { name, kind, ttl, data }, at));
+            seen.insert((rrset.name.clone(), rrset.kind), at);
+            out.push((rrset, at));
         }
-
-        // CNAME and other data at one name (RFC 1034 3.6.2).
-        let mut by_name: BTreeMap<&DomainName, Vec<(RecordKind, Pos)>> = BTreeMap::new();
-        for (r, p) in &out {
-            by_name.entry(&r.name).or_default().push((r.kind, *p));
-        }
-        let mut bad = Vec::new();
-        for (name, kinds) in &by_name {
-            if kinds.len() > 1 && kinds.iter().any(|(k, _)| *k == RecordKind::Cname) {
-                let (_, p) = kinds.iter().find(|(k, _)| *k == RecordKind::Cname).copied().unwrap_or((RecordKind::Cname, Pos::default()));
-                let others: Vec<&str> = kinds.iter().filter(|(k, _)| *k != RecordKind::Cname).map(|(k, _)| k.as_str()).collect();
-                bad.push((p, format!("{name} has a CNAME and also {}; a CNAME must be the only data at its name", others.join(", "))));
-            }
-        }
-        for (p, m) in bad {
-            self.err(p, "records", Code::CnameAndOther, m);
-        }
+        self.cname_alone(&out);
         out
     }
 
-    fn steered(
-        &mut self,
-        name: DomainName,
-        s: &Spanned<spec::SteeredSpec>,
-        networks: &HashMap<String, Vec<IpNet>>,
-        path: &str,
-    ) -> Option<SteeredName> {
+    /// One `records[i]` entry: name, type, TTL, values, and the rules of its own type.
+    fn record(&mut self, i: usize, spanned: &Spanned<spec::RecordSpec>, origin: &DomainName, default_ttl: u32) -> Option<RRset> {
+        let at = pos(spanned);
+        let r = &spanned.value;
+        let path = format!("records[{i}]");
+        let name = self.name_in_zone(&r.name, origin, &format!("{path}.name"))?;
+        if !name.is_in(origin) {
+            self.err(pos(&r.name), &format!("{path}.name"), Code::NameOutsideZone, format!("{name} is outside the zone {origin}"));
+            return None;
+        }
+        let Some(kind) = RecordKind::parse(&r.rtype.value) else {
+            let hint = if r.rtype.value.eq_ignore_ascii_case("SOA") { "; the SOA is written in the zone's `soa` block" } else { "" };
+            let msg = format!("type `{}` is not served; expected one of A, AAAA, CNAME, NS, MX, TXT, CAA{hint}", r.rtype.value);
+            self.err(pos(&r.rtype), &format!("{path}.type"), Code::UnsupportedType, msg);
+            return None;
+        };
+        let ttl = match &r.ttl {
+            Some(t) => self.ttl(t, &format!("{path}.ttl"), 0, ttl_bounds::STATIC_MAX),
+            None => default_ttl,
+        };
+        let values: Vec<&Spanned<String>> = match (&r.value, &r.values) {
+            (Some(v), None) => vec![v],
+            (None, Some(vs)) if !vs.is_empty() => vs.iter().collect(),
+            (Some(_), Some(_)) => {
+                self.err(at, &path, Code::InvalidRdata, "both `value` and `values`; expected one of them");
+                return None;
+            }
+            _ => {
+                self.err(at, &path, Code::MissingKey, "no data; expected `value: ...` or `values: [...]`");
+                return None;
+            }
+        };
+        let mut data = Vec::new();
+        for (j, v) in values.iter().enumerate() {
+            let vpath = if r.value.is_some() { format!("{path}.value") } else { format!("{path}.values[{j}]") };
+            match parse_rdata(kind, &v.value, origin) {
+                Ok(d) => data.push(d),
+                Err(e) => self.err(pos(v), &vpath, Code::InvalidRdata, e),
+            }
+        }
+        if data.len() != values.len() {
+            return None;
+        }
+        // Even over TCP a message holds 65,535 bytes; an RRset near that can never be sent.
+        let size: usize = values.iter().map(|v| v.value.len() + 16 + name.as_str().len()).sum();
+        let problem = if size > MAX_RRSET_BYTES {
+            Some((Code::InvalidRdata, format!("{name} {} is about {size} bytes; at most {MAX_RRSET_BYTES} fit in one DNS message", kind.as_str())))
+        } else if kind == RecordKind::Cname && data.len() > 1 {
+            Some((Code::CnameAndOther, "a CNAME RRset holds exactly one target".to_string()))
+        } else if kind == RecordKind::Cname && name == *origin {
+            Some((Code::CnameAtApex, "CNAME at the zone apex; it would hide SOA and NS (RFC 1912 2.4)".to_string()))
+        } else if kind == RecordKind::Ns && name != *origin {
+            Some((Code::Delegation, format!("NS records at {name}: delegations to child zones are not served; only apex NS records are")))
+        } else {
+            None
+        };
+        if let Some((code, msg)) = problem {
+            self.err(at, &path, code, msg);
+            return None;
+        }
+        Some(RRset { name, kind, ttl, data })
+    }
+
+    /// A CNAME must be the only data at its name (RFC 1034 3.6.2).
+    fn cname_alone(&mut self, rrsets: &[(RRset, Pos)]) {
+        let mut by_name: BTreeMap<&DomainName, Vec<(RecordKind, Pos)>> = BTreeMap::new();
+        for (r, p) in rrsets {
+            by_name.entry(&r.name).or_default().push((r.kind, *p));
+        }
+        for (name, kinds) in &by_name {
+            let Some((_, p)) = kinds.iter().find(|(k, _)| *k == RecordKind::Cname).copied() else { continue };
+            if kinds.len() > 1 {
+                let others: Vec<&str> = kinds.iter().filter(|(k, _)| *k != RecordKind::Cname).map(|(k, _)| k.as_str()).collect();
+                self.err(p, "records", Code::CnameAndOther, format!("{name} has a CNAME and also {}; a CNAME must be the only data at its name", others.join(", ")));
+            }
+        }
+    }
+
+    /// One steered name: TTL, CDNs, last resort, regions.
+    fn steered(&mut self, name: DomainName, s: &Spanned<spec::SteeredSpec>, networks: &HashMap<String, Vec<IpNet>>, path: &str) -> Option<SteeredName> {
         let before = self.diags.items().len();
         let s = &s.value;
         let ttl = match &s.ttl {
             Some(t) => self.ttl(t, &format!("{path}.ttl"), ttl_bounds::STEERED_MIN, ttl_bounds::STEERED_MAX),
             None => ttl_bounds::STEERED_DEFAULT,
         };
+        let cdns = self.cdns(s, path);
+        let cdn_names: Vec<&str> = s.cdns.value.0.iter().map(|(k, _)| k.value.as_str()).collect();
+        let last_resort = match cdns.iter().position(|c| c.name == s.last_resort.value) {
+            Some(i) => i,
+            None => {
+                if !cdn_names.contains(&s.last_resort.value.as_str()) {
+                    let msg = format!("last-resort CDN `{}` is not defined; expected one of: {}", s.last_resort.value, cdn_names.join(", "));
+                    self.err(pos(&s.last_resort), &format!("{path}.last_resort"), Code::UnknownLastResort, msg);
+                }
+                0
+            }
+        };
+        let regions = self.regions(&s.regions.value, &cdn_names, networks, &format!("{path}.regions"));
+        if self.diags.items().len() > before {
+            return None;
+        }
+        Some(SteeredName { name, ttl, cdns, last_resort, regions })
+    }
+
+    /// The CDNs of a steered name and their CNAME targets.
+    fn cdns(&mut self, s: &spec::SteeredSpec, path: &str) -> Vec<Cdn> {
         let mut cdns = Vec::new();
         for (cname, c) in &s.cdns.value.0 {
             let cpath = format!("{path}.cdns.{}", cname.value);
@@ -378,66 +381,49 @@ impl Cx<'_> {
         if s.cdns.value.0.is_empty() {
             self.err(pos(&s.cdns), &format!("{path}.cdns"), Code::NoCdns, "no CDNs; expected at least one `name: {target: ...}`");
         }
-        let cdn_names: Vec<&str> = s.cdns.value.0.iter().map(|(k, _)| k.value.as_str()).collect();
-        let last_resort = match cdns.iter().position(|c| c.name == s.last_resort.value) {
-            Some(i) => i,
-            None => {
-                if !cdn_names.contains(&s.last_resort.value.as_str()) {
-                    self.err(
-                        pos(&s.last_resort),
-                        &format!("{path}.last_resort"),
-                        Code::UnknownLastResort,
-                        format!("last-resort CDN `{}` is not defined; expected one of: {}", s.last_resort.value, cdn_names.join(", ")),
-                    );
-                }
-                0
-            }
-        };
+        cdns
+    }
 
-        let regions_spec = &s.regions.value;
+    /// The region table, most specific first: networks, countries, continents, default.
+    fn regions(&mut self, spec: &spec::RegionsSpec, cdn_names: &[&str], networks: &HashMap<String, Vec<IpNet>>, rpath: &str) -> Vec<Region> {
         let mut regions = Vec::new();
-        let rpath = format!("{path}.regions");
-        for (key, cands) in &regions_spec.networks.0 {
+        for (key, cands) in &spec.networks.0 {
             let p = format!("{rpath}.networks.{}", key.value);
             let Some(nets) = networks.get(&key.value) else {
-                let mut known: Vec<&String> = networks.keys().collect();
-                known.sort();
-                let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-                self.err(pos(key), &p, Code::UnknownNetwork, format!("network list `{}` is not defined in `networks`; expected one of: {}", key.value, if known.is_empty() { "(none defined)".to_string() } else { known.join(", ") }));
+                let mut known: Vec<&str> = networks.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                let known = if known.is_empty() { "(none defined)".to_string() } else { known.join(", ") };
+                self.err(pos(key), &p, Code::UnknownNetwork, format!("network list `{}` is not defined in `networks`; expected one of: {known}", key.value));
                 continue;
             };
-            if let Some(c) = self.candidates(cands, &cdn_names, &p) {
+            if let Some(c) = self.candidates(cands, cdn_names, &p) {
                 regions.push(Region { key: RegionKey::Network(key.value.clone()), nets: nets.clone(), candidates: c });
             }
         }
-        for (key, cands) in &regions_spec.countries.0 {
+        for (key, cands) in &spec.countries.0 {
             let p = format!("{rpath}.countries.{}", key.value);
             let Some(code) = region::country_code(&key.value) else {
                 self.err(pos(key), &p, Code::UnknownCountry, format!("`{}` is not an ISO 3166-1 alpha-2 country code (e.g. KR, JP, US)", key.value));
                 continue;
             };
-            if let Some(c) = self.candidates(cands, &cdn_names, &p) {
+            if let Some(c) = self.candidates(cands, cdn_names, &p) {
                 regions.push(Region { key: RegionKey::Country(code), nets: Vec::new(), candidates: c });
             }
         }
-        for (key, cands) in &regions_spec.continents.0 {
+        for (key, cands) in &spec.continents.0 {
             let p = format!("{rpath}.continents.{}", key.value);
             let Some(code) = region::continent_code(&key.value) else {
                 self.err(pos(key), &p, Code::UnknownContinent, format!("`{}` is not a continent code; expected one of AF, AN, AS, EU, NA, OC, SA", key.value));
                 continue;
             };
-            if let Some(c) = self.candidates(cands, &cdn_names, &p) {
+            if let Some(c) = self.candidates(cands, cdn_names, &p) {
                 regions.push(Region { key: RegionKey::Continent(code), nets: Vec::new(), candidates: c });
             }
         }
-        if let Some(c) = self.candidates(&regions_spec.default, &cdn_names, &format!("{rpath}.default")) {
+        if let Some(c) = self.candidates(&spec.default, cdn_names, &format!("{rpath}.default")) {
             regions.push(Region { key: RegionKey::Default, nets: Vec::new(), candidates: c });
         }
-
-        if self.diags.items().len() > before {
-            return None;
-        }
-        Some(SteeredName { name, ttl, cdns, last_resort, regions })
+        regions
     }
 
     fn candidates(&mut self, spec: &Spanned<CandidatesSpec>, cdns: &[&str], path: &str) -> Option<Vec<Candidate>> {
