@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use rustc_hash::FxHashSet;
 use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -16,10 +17,12 @@ use crate::config::Config;
 use crate::dns::Served;
 use crate::geo::GeoDb;
 use crate::health::events::{DecisionEvent, EventLog};
+use crate::health::signal::SignalStore;
 use crate::health::{Engine, Observation};
+use crate::metrics::SteeringCounters;
 use crate::overrides::store::{AuditEntry, OverrideStore};
 use crate::overrides::{Override, OverrideRequest, OverrideSet};
-use crate::probe;
+use crate::probe::{self, ProbeStats};
 use crate::publish::Publisher;
 use crate::steer;
 use crate::timestamp::Millis;
@@ -47,6 +50,10 @@ pub struct Control {
     pub(super) probe_tx: tokio::sync::mpsc::Sender<Observation>,
     pub(super) probes_stop: Mutex<CancellationToken>,
     pub(super) stop: CancellationToken,
+    /// Decision events, fail-opens and state changes, for `/metrics`.
+    pub(super) steering: SteeringCounters,
+    /// Probe durations and failures, for `/metrics`.
+    pub(super) probe_stats: ProbeStats,
 }
 
 /// Size and modification time of a file: a reload re-reads the GeoIP database only when
@@ -82,9 +89,7 @@ impl Control {
     /// Plan with what the engine knows and the overrides in force, and publish it.
     fn replan(st: &mut ControlState, now: Millis) -> u64 {
         let ControlState { publisher, engine, overrides, .. } = st;
-        let generation = publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells));
-        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
-        generation
+        publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells))
     }
 
     /// One engine round: feed what arrived, drop expired overrides, tick the zones that are
@@ -94,13 +99,14 @@ impl Control {
         let mut st = self.state.lock().await;
         for o in &observations {
             if !st.engine.ingest(o) {
-                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED).increment(1);
+                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
             }
         }
         let expired = self.expire(&mut st, now);
         let zones = Arc::clone(&st.publisher.current().zones);
         let st = &mut *st;
         let report = st.engine.tick(&zones, &st.overrides, now);
+        self.steering.record(&zones, &report);
         if !report.changed && expired.is_empty() {
             return;
         }
@@ -108,11 +114,10 @@ impl Control {
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
+        let failed_open: FxHashSet<(String, String)> = report.failed_open.iter().map(|(n, r)| (n.clone(), r.to_string())).collect();
         for mut event in report.events {
             event.generation = generation;
-            metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
-            if event.reason.contains("failing open") {
-                metrics::counter!(crate::metrics::FAIL_OPEN, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
+            if !failed_open.is_empty() && failed_open.contains(&(event.name.clone(), event.region.clone())) {
                 tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
             } else {
                 tracing::info!(name = %event.name, region = %event.region, generation, old = ?event.old, new = ?event.new, reason = %event.reason, "shares changed");
@@ -176,7 +181,6 @@ impl Control {
             *geo_seen = identity;
             generation
         };
-        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
         self.restart_probes(probes).await;
         Ok(generation)
     }
@@ -187,12 +191,13 @@ impl Control {
         current.cancel();
         let stop = self.stop.child_token();
         *current = stop.clone();
+        self.probe_stats.set_probes(&probes);
         if probes.is_empty() {
             return;
         }
         tracing::info!(probes = probes.len(), "starting probes");
         let mut set = JoinSet::new();
-        probe::spawn_probes(probes, self.clock, self.probe_tx.clone(), PROBE_CONCURRENCY, stop, &mut set);
+        probe::spawn_probes(probes, self.clock, self.probe_tx.clone(), self.probe_stats.clone(), PROBE_CONCURRENCY, stop, &mut set);
         tokio::spawn(async move { while set.join_next().await.is_some() {} });
     }
 
@@ -201,12 +206,12 @@ impl Control {
         let started = Instant::now();
         match self.reload_config().await {
             Ok(generation) => {
-                metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
+                metrics::counter!(crate::metrics::RELOADS.name, "result" => "ok").increment(1);
                 tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
                 Ok(generation)
             }
             Err(e) => {
-                metrics::counter!(crate::metrics::RELOADS, "result" => "failed").increment(1);
+                metrics::counter!(crate::metrics::RELOADS.name, "result" => "failed").increment(1);
                 let serving = self.current().await.generation;
                 for line in e.to_string().lines() {
                     tracing::error!("{line}");
@@ -305,6 +310,10 @@ impl Operations for Control {
         drop(st);
         self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));
         Ok(removed)
+    }
+
+    async fn signals(&self) -> Arc<SignalStore> {
+        self.state.lock().await.engine.shared_signals()
     }
 
     async fn reload(&self, who: &str) -> ReloadOutcome {
