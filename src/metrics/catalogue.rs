@@ -114,7 +114,7 @@ pub const FAIL_OPEN: Family = family(
 pub const STATE_CHANGES: Family = family(
     "cdnsteer_cdn_state_changes_total",
     Kind::Counter,
-    "Health state changes of the CDN in the region, by the state entered (down, recovering, up); a change in several steered names in the same engine tick counts once.",
+    "Health state changes of the CDN in the region, by the state entered (down, recovering, up; the first signal moves a CDN out of cold); a change in several steered names in the same engine tick counts once.",
 );
 
 // --- Probes (`probe::stats`). ---

@@ -21,7 +21,7 @@ use crate::timestamp::Millis;
 use crate::zone::ZoneSet;
 
 /// `value` rounded to `digits` decimals (a scrape need not carry 17 significant digits).
-pub(crate) fn rounded(value: f64, digits: i32) -> f64 {
+pub fn rounded(value: f64, digits: i32) -> f64 {
     let scale = 10f64.powi(digits);
     (value * scale).round() / scale
 }

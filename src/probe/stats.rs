@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::ProbeTiming;
 use crate::health::signal::FailureReason;
+use crate::metrics::steering::rounded;
 use crate::metrics::{HistogramSample, PROBE_DURATION, PROBE_FAILURES, write_family, write_histogram, write_sample};
 use crate::zone::health::Probe;
 
@@ -109,7 +110,7 @@ impl ProbeStats {
         for ((cdn, region, vantage), s) in &stats {
             for (phase, h) in PHASES.iter().zip(&s.phases) {
                 let labels = [("cdn", cdn.as_str()), ("region", region.as_str()), ("vantage", vantage.as_str()), ("phase", phase)];
-                write_histogram(out, PROBE_DURATION.name, &labels, &HistogramSample { bounds: &BUCKETS, counts: &h.counts, sum: h.sum });
+                write_histogram(out, PROBE_DURATION.name, &labels, &HistogramSample { bounds: &BUCKETS, counts: &h.counts, sum: rounded(h.sum, 9) });
             }
         }
         write_family(out, &PROBE_FAILURES);
