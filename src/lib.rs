@@ -26,6 +26,9 @@
 //!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
 //!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
+//! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
+//!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
+//!              tasks), dns::counters, the `metrics` recorder --> Prometheus text
 //! ```
 //!
 //! # Modules (lower rooms never import higher ones)
@@ -44,12 +47,16 @@
 //!   writer.
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
 //!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
-//! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
+//! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation, and their duration
+//!   histograms and failure counters (`probe::stats`).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
 //!   the engine task, signals, readiness. [`config`]: daemon settings; [`clock`]: the
-//!   daemon's only clock; [`metrics`]: the Prometheus catalogue (names, types, HELP) and the text writer.
+//!   daemon's only clock; [`metrics`]: the Prometheus catalogue (names, types, HELP:
+//!   `metrics::catalogue`), the text writer, and the steering families rendered at scrape
+//!   time (`steering`: share/score/state from the plan; `signals`; `events`: the counters the
+//!   engine task keeps).
 //! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;
