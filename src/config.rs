@@ -24,8 +24,9 @@
 //!   max_names: 50                       # steered names with their own name label (0 to 100000)
 //! ```
 //!
-//! Steered answers are counted by name, region and CDN for the first `max_names` steered
-//! names (in zone order); the others are counted together as `name="_other"`, so thousands of
+//! Steered answers, shares, scores, states, fail-opens and decision events are labelled by
+//! name for the first `max_names` steered names (in zone order); the others share
+//! `name="_other"` (counters and counts summed, shares and scores averaged), so thousands of
 //! names do not make millions of series.
 //!
 //! # Reload triggers
@@ -113,7 +114,7 @@ pub struct OverridesFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsFile {
-    /// Steered names counted under their own name label.
+    /// Steered names with series under their own name label.
     pub max_names: Option<Spanned<usize>>,
 }
 

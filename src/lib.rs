@@ -29,6 +29,9 @@
 //!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
 //!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
+//! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
+//!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
+//!              tasks), dns::counters, the `metrics` recorder --> Prometheus text
 //! ```
 //!
 //! # Modules, lowest room first (a room imports only rooms above it in this list)
@@ -50,7 +53,8 @@
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
 //!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
 //! - [`publish`]: the single writer of the snapshot (builds the wire table with `dns`).
-//! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation.
+//! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation, and their duration
+//!   histograms and failure counters (`probe::stats`).
 //! - [`config`]: daemon settings (above `dns` and `steer`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.

@@ -6,7 +6,7 @@
 //! | GET | `/ready` | 200 `ready` once the daemon says so, else 503 `not ready` |
 //! | GET | `/api/v1/status` | generation, zones, steered names, GeoIP database (JSON) |
 //! | GET | `/api/v1/decisions?limit=N` | the newest N decision events, oldest first (default 100, at most 1000) |
-//! | GET | `/metrics` | Prometheus text format (control-plane series, then the DNS counters) |
+//! | GET | `/metrics` | Prometheus text format: every family of `metrics::CATALOGUE` (steering, signals, probes, DNS counters) |
 //! | GET | `/api/v1/explain?name=N&client=IP` (or `&ecs=IP/PREFIX`) | why this client gets this answer ([`explain`]) |
 //! | GET | `/api/v1/overrides` | operator overrides in force, with `dormant` and `expires_in_secs` |
 //! | POST | `/api/v1/overrides` | add one (token); 201 with the override, 400 naming the field, 409 on a conflict |
@@ -62,6 +62,8 @@ use crate::clock::Clock;
 use crate::config::NamedToken;
 use crate::health::events::EventLog;
 use crate::dns::{DnsCounters, ServedReader};
+use crate::metrics::SteeringCounters;
+use crate::probe::ProbeStats;
 use crate::health::signal::Observation;
 
 /// Largest request body accepted, bytes (1 MiB).
@@ -90,6 +92,11 @@ pub struct AdminState {
     pub ops: Arc<dyn ops::Operations>,
     /// The DNS listeners' counters, summed into `/metrics`.
     pub dns: DnsCounters,
+    /// Decision events, fail-opens and state changes the engine task counts (and the
+    /// `metrics.max_names` limit of the per-name steering series).
+    pub steering: SteeringCounters,
+    /// Probe durations and failures.
+    pub probes: ProbeStats,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -156,11 +163,31 @@ async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
 }
 
-/// `GET /metrics`: every series in the Prometheus text format (HELP on each).
+/// `GET /metrics`: every family of `metrics::CATALOGUE` in the Prometheus text format (HELP
+/// and TYPE on each). The snapshot and the engine's signals are taken first (the latter under
+/// the control lock, for the time of an `Arc` clone); the text is written on a blocking
+/// thread, so a large scrape never holds up the runtime threads that serve DNS over TCP.
 async fn prometheus(State(state): State<AdminState>) -> Response {
-    let mut body = crate::metrics::render();
-    state.dns.render(&state.reader.load_full(), &mut body);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+    let snapshot = state.reader.load_full();
+    let signals = state.ops.signals().await;
+    let now = state.clock.now();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let mut body = crate::metrics::render();
+        crate::metrics::steering::render_snapshot(&snapshot, state.steering.max_names(), now, &mut body);
+        crate::metrics::signals::render_signals(&signals, &snapshot.zones, now, &mut body);
+        state.steering.render(&snapshot.zones, &mut body);
+        state.probes.render(&mut body);
+        state.dns.render(&snapshot, &mut body);
+        body
+    })
+    .await;
+    match rendered {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering /metrics failed");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "rendering the metrics failed; see the log", None)
+        }
+    }
 }
 
 async fn live() -> &'static str {
@@ -331,7 +358,15 @@ struct Accepted {
 }
 
 async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Response {
-    if let Err(refused) = authorize(&state, request.headers()) {
+    let response = intake(&state, request).await;
+    let result = if response.status() == StatusCode::ACCEPTED { "accepted" } else { "rejected" };
+    metrics::counter!(crate::metrics::TELEMETRY_BATCHES.name, "result" => result).increment(1);
+    response
+}
+
+/// The telemetry intake's steps, in the order the module doc lists them.
+async fn intake(state: &AdminState, request: Request) -> Response {
+    if let Err(refused) = authorize(state, request.headers()) {
         return refused;
     }
     if !is_json(request.headers()) {
@@ -345,7 +380,7 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return too_large();
     }
-    let body = match Bytes::from_request(request, &state).await {
+    let body = match Bytes::from_request(request, state).await {
         Ok(b) => b,
         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {}", e.body_text()), None),
@@ -362,12 +397,12 @@ async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Re
         Ok(o) => o,
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
-            metrics::counter!(crate::metrics::TELEMETRY, "result" => "rejected").increment(batch.measurements.len() as u64);
+            metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
     let accepted = observations.len();
-    metrics::counter!(crate::metrics::TELEMETRY, "result" => "accepted").increment(accepted as u64);
+    metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "accepted").increment(accepted as u64);
     // Room for the whole batch first, then send: all of it reaches the engine or none does.
     match state.telemetry.reserve_many(accepted).await {
         Ok(permits) => permits.zip(observations).for_each(|(permit, o)| permit.send(o)),

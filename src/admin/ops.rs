@@ -1,10 +1,14 @@
-//! What the admin API asks of the control plane: the operations that change state. The
-//! daemon implements `Operations`; the API only authenticates, parses and maps outcomes to
-//! HTTP, so it never imports the daemon (no cycle) and tests can drive it with a double.
+//! What the admin API asks of the control plane: the operations that change state, and the
+//! engine's signals for `/metrics`. The daemon implements `Operations`; the API only
+//! authenticates, parses and maps outcomes to HTTP, so it never imports the daemon (no cycle)
+//! and tests can drive it with a double.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::diag::Diagnostic;
+use crate::health::signal::SignalStore;
 use crate::overrides::{Override, OverrideError, OverrideRequest};
 
 /// Why an operation failed.
@@ -95,4 +99,10 @@ pub trait Operations: Send + Sync {
     async fn remove_override(&self, id: &str, who: &str) -> Result<Override, OpError>;
     /// Reload zones and GeoIP as one transaction.
     async fn reload(&self, who: &str) -> ReloadOutcome;
+    /// What the health engine knows of each CDN x region x vantage, as it is now (for
+    /// `/metrics`; held briefly, the engine copies it on write only while it is held). A
+    /// control plane without an engine knows nothing.
+    async fn signals(&self) -> Arc<SignalStore> {
+        Arc::default()
+    }
 }

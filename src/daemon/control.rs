@@ -15,11 +15,14 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::dns::Served;
 use crate::geo::GeoDb;
+use crate::health::engine::TickReport;
 use crate::health::events::{DecisionEvent, EventLog};
+use crate::health::signal::SignalStore;
 use crate::health::{Engine, Observation};
+use crate::metrics::SteeringCounters;
 use crate::overrides::store::{AuditEntry, OverrideStore};
 use crate::overrides::{Override, OverrideRequest, OverrideSet};
-use crate::probe;
+use crate::probe::{self, ProbeStats};
 use crate::publish::Publisher;
 use crate::steer;
 use crate::timestamp::Millis;
@@ -51,6 +54,10 @@ pub struct Control {
     /// together (an edit seen by the watcher while an operator posts a reload); without this
     /// an older read could be published after a newer one and answers would go backwards.
     pub(super) reload_gate: Mutex<()>,
+    /// Decision events, fail-opens and state changes, for `/metrics`.
+    pub(super) steering: SteeringCounters,
+    /// Probe durations and failures, for `/metrics`.
+    pub(super) probe_stats: ProbeStats,
 }
 
 /// Size and modification time of a file: a reload re-reads the GeoIP database only when
@@ -86,9 +93,7 @@ impl Control {
     /// Plan with what the engine knows and the overrides in force, and publish it.
     fn replan(st: &mut ControlState, now: Millis) -> u64 {
         let ControlState { publisher, engine, overrides, .. } = st;
-        let generation = publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells));
-        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
-        generation
+        publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells))
     }
 
     /// One engine round: feed what arrived, drop expired overrides, tick the zones that are
@@ -98,7 +103,7 @@ impl Control {
         let mut guard = self.state.lock().await;
         for o in &observations {
             if !guard.engine.ingest(o) {
-                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED).increment(1);
+                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
             }
         }
         let expired = self.expire(&mut guard, now).await;
@@ -113,16 +118,16 @@ impl Control {
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
-        self.record_decisions(report.events, generation);
+        self.record_report(&zones, report, generation);
     }
 
-    /// Count, log and keep the decision events of an engine tick published as `generation`.
-    fn record_decisions(&self, events: Vec<DecisionEvent>, generation: u64) {
-        for mut event in events {
+    /// Count (the steering metrics), log and keep the decision events of an engine tick
+    /// published as `generation`.
+    fn record_report(&self, zones: &Arc<ZoneSet>, report: TickReport, generation: u64) {
+        self.steering.record(zones, &report);
+        for mut event in report.events {
             event.generation = generation;
-            metrics::counter!(crate::metrics::DECISIONS, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
             if event.fails_open {
-                metrics::counter!(crate::metrics::FAIL_OPEN, "name" => event.name.clone(), "region" => event.region.clone()).increment(1);
                 tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
             } else {
                 tracing::info!(name = %event.name, region = %event.region, generation, old = ?event.old, new = ?event.new, reason = %event.reason, "shares changed");
@@ -193,7 +198,7 @@ impl Control {
         let probes: Vec<_> = zones.zones.iter().flat_map(|z| z.health.probes.iter().cloned()).collect();
         let zones = Arc::new(zones);
         let now = self.clock.now();
-        let (generation, events) = {
+        let (generation, report) = {
             let mut st = self.state.lock().await;
             let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
             // Tick the engine on the new zones first, due or not: it keeps what it knows of
@@ -202,10 +207,9 @@ impl Control {
             let report = engine.tick_now(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
             *geo_seen = identity;
-            (generation, report.events)
+            (generation, report)
         };
-        metrics::gauge!(crate::metrics::GENERATION).set(generation as f64);
-        self.record_decisions(events, generation);
+        self.record_report(&zones, report, generation);
         self.restart_probes(probes).await;
         Ok(generation)
     }
@@ -216,12 +220,13 @@ impl Control {
         current.cancel();
         let stop = self.stop.child_token();
         *current = stop.clone();
+        self.probe_stats.set_probes(&probes);
         if probes.is_empty() {
             return;
         }
         tracing::info!(probes = probes.len(), "starting probes");
         let mut set = JoinSet::new();
-        probe::spawn_probes(probes, self.clock.clone(), self.probe_tx.clone(), PROBE_CONCURRENCY, stop, &mut set);
+        probe::spawn_probes(probes, self.clock.clone(), self.probe_tx.clone(), self.probe_stats.clone(), PROBE_CONCURRENCY, stop, &mut set);
         tokio::spawn(async move { while set.join_next().await.is_some() {} });
     }
 
@@ -230,12 +235,12 @@ impl Control {
         let started = Instant::now();
         match self.reload_config().await {
             Ok(generation) => {
-                metrics::counter!(crate::metrics::RELOADS, "result" => "ok").increment(1);
+                metrics::counter!(crate::metrics::RELOADS.name, "result" => "ok").increment(1);
                 tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
                 Ok(generation)
             }
             Err(e) => {
-                metrics::counter!(crate::metrics::RELOADS, "result" => "failed").increment(1);
+                metrics::counter!(crate::metrics::RELOADS.name, "result" => "failed").increment(1);
                 let serving = self.current().await.generation;
                 for line in e.to_string().lines() {
                     tracing::error!("{line}");
@@ -323,7 +328,7 @@ impl Operations for Control {
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
-        self.record_decisions(report.events, generation);
+        self.record_report(&zones, report, generation);
         let reason = format!("override {} added by {who} ({}): {}; {}", added.id, added.author, added.describe(), added.reason);
         self.push_event(override_event(&added, now, generation, reason));
         Ok(added)
@@ -342,9 +347,13 @@ impl Operations for Control {
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
         drop(st);
-        self.record_decisions(report.events, generation);
+        self.record_report(&zones, report, generation);
         self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));
         Ok(removed)
+    }
+
+    async fn signals(&self) -> Arc<SignalStore> {
+        self.state.lock().await.engine.shared_signals()
     }
 
     async fn reload(&self, who: &str) -> ReloadOutcome {

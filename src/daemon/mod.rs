@@ -26,6 +26,8 @@ use crate::dns::{DnsCounters, Handler, ServedReader, listener};
 use crate::geo::GeoError;
 use crate::health::events::EventLog;
 use crate::health::{Engine, HealthView, Observation, RegionHealth};
+use crate::metrics::SteeringCounters;
+use crate::probe::ProbeStats;
 use crate::overrides::store::{OverrideStore, StoreError};
 use crate::publish::Publisher;
 use crate::region::RegionKey;
@@ -175,6 +177,8 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let counters = DnsCounters::new(config.metrics_max_names);
+    let steering = SteeringCounters::new(config.metrics_max_names);
+    let probe_stats = ProbeStats::new();
     listener::spawn(bound, Handler::new(reader.clone()), &counters, &config.listen, stop.clone(), &mut tasks);
 
     let (probe_tx, probe_rx) = mpsc::channel(PROBE_QUEUE);
@@ -192,6 +196,8 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         probes_stop: Mutex::new(stop.child_token()),
         stop: stop.clone(),
         reload_gate: Mutex::new(()),
+        steering: steering.clone(),
+        probe_stats: probe_stats.clone(),
     });
     tasks.spawn(engine_task(Arc::clone(&control), probe_rx, telemetry_rx));
     control.restart_probes(probe_set).await;
@@ -204,7 +210,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {
@@ -212,7 +218,6 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
             }
         });
     }
-    metrics::gauge!(crate::metrics::GENERATION).set(1.0);
     ready.store(true, Ordering::Release);
     tracing::info!(?udp, ?tcp, ?admin, generation = 1, "serving");
     Ok(Running { udp, tcp, admin, reader, events, stop, control, tasks, telemetry: telemetry_tx })

@@ -9,6 +9,8 @@
 //! regions that still exist (a changed candidate list keeps what is known about each CDN);
 //! state of names and regions that no longer exist is dropped.
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use smallvec::SmallVec;
 
@@ -45,14 +47,35 @@ pub struct TickReport {
     pub changed: bool,
     /// What changed, per region, and why.
     pub events: Vec<DecisionEvent>,
+    /// CDN health state changes, per steered name and region.
+    pub transitions: Vec<Transition>,
+    /// Regions that started failing open this tick: (steered name, region).
+    pub failed_open: Vec<(String, RegionKey)>,
     /// Zones (apexes) ticked this time.
     pub ticked: usize,
+}
+
+/// One CDN's health state change in one region of one steered name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// Steered name.
+    pub name: String,
+    /// Region.
+    pub region: RegionKey,
+    /// CDN.
+    pub cdn: String,
+    /// State before.
+    pub from: Status,
+    /// State after.
+    pub to: Status,
 }
 
 /// The engine.
 #[derive(Debug, Default)]
 pub struct Engine {
-    signals: SignalStore,
+    /// Shared so a metrics scrape can read it without holding the control lock while it
+    /// renders: written through `Arc::make_mut`, which copies only if a reader still holds it.
+    signals: Arc<SignalStore>,
     /// steered name -> region -> state.
     regions: FxHashMap<String, FxHashMap<RegionKey, RegionHealth>>,
     /// zone apex -> region -> CDN -> smoothed score. Per (CDN, region), not per steered name:
@@ -176,7 +199,7 @@ impl Engine {
     /// Record a measurement; false when it was dropped (too many vantages for its CDN and
     /// region).
     pub fn ingest(&mut self, o: &Observation) -> bool {
-        let kept = self.signals.ingest(o);
+        let kept = Arc::make_mut(&mut self.signals).ingest(o);
         if !kept {
             self.dropped += 1;
         }
@@ -191,6 +214,12 @@ impl Engine {
     /// The signal store (read-only).
     pub fn signals(&self) -> &SignalStore {
         &self.signals
+    }
+
+    /// The signal store as it is now, to read after letting go of the engine (a metrics
+    /// scrape). Cheap: the engine copies the store on its next write only while this is held.
+    pub fn shared_signals(&self) -> Arc<SignalStore> {
+        Arc::clone(&self.signals)
     }
 
     /// When the next zone is due to tick (the daemon sleeps until then).
@@ -278,9 +307,7 @@ impl Engine {
             let mut per_name = self.regions.remove(name.name.as_str()).unwrap_or_default();
             for region in &name.regions {
                 let mut cx = RegionTick { signals: &self.signals, smoothed: &mut smoothed, cache: &mut cache, budget: &budget, overrides, now, p };
-                let (changed, event) = cx.tick_region(&mut per_name, name, region);
-                report.changed |= changed;
-                report.events.extend(event);
+                cx.tick_region(&mut per_name, name, region, report);
             }
             self.regions.insert(name.name.as_str().to_string(), per_name);
         }
@@ -306,7 +333,7 @@ impl Engine {
             }
             used.extend(zone.health.probes.iter().map(|p| p.region.clone()));
         }
-        self.signals.retain_regions(|k| used.contains(k));
+        Arc::make_mut(&mut self.signals).retain_regions(|k| used.contains(k));
         for smoothed in self.smoothed.values_mut() {
             smoothed.retain(|k, _| used.contains(k));
         }
@@ -355,7 +382,8 @@ struct RegionTick<'a, 'z> {
 }
 
 impl<'z> RegionTick<'_, 'z> {
-    fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionHealth>, name: &'z SteeredName, region: &'z Region) -> (bool, Option<DecisionEvent>) {
+    /// Tick one region; what changed goes into `report`.
+    fn tick_region(&mut self, per_name: &mut FxHashMap<RegionKey, RegionHealth>, name: &'z SteeredName, region: &'z Region, report: &mut TickReport) {
         let (now, p) = (self.now, self.p);
         let demand = region_demand(self.signals, &region.key, now, p);
         let entry = per_name.entry(region.key.clone()).or_insert_with(|| RegionHealth::new(name, region));
@@ -365,7 +393,7 @@ impl<'z> RegionTick<'_, 'z> {
         // Converged last tick and nothing the share engine looks at has changed: nothing to do.
         let key = input_key(&inputs, demand);
         if entry.quiet_on.as_ref() == Some(&key) {
-            return (false, None);
+            return;
         }
         let old_shares: SmallVec<[f64; 8]> = entry.state.cdns.iter().map(|c| c.share).collect();
         let was_fail_open = entry.state.fail_open;
@@ -380,9 +408,15 @@ impl<'z> RegionTick<'_, 'z> {
 
         let fail_open_changed = was_fail_open != entry.state.fail_open;
         let drains_changed = was_drained != entry.drained;
-        let changed = out.moved || !out.transitions.is_empty() || fail_open_changed || drains_changed || was_unsettled != entry.unsettled;
+        report.changed |= out.moved || !out.transitions.is_empty() || fail_open_changed || drains_changed || was_unsettled != entry.unsettled;
+        for (i, from, to) in &out.transitions {
+            report.transitions.push(Transition { name: name.name.as_str().to_string(), region: region.key.clone(), cdn: entry.cdns[*i].clone(), from: *from, to: *to });
+        }
+        if entry.state.fail_open && !was_fail_open {
+            report.failed_open.push((name.name.as_str().to_string(), region.key.clone()));
+        }
         if !(out.moved || !out.transitions.is_empty() || fail_open_changed) {
-            return (changed, None);
+            return;
         }
         let mut reasons: Vec<String> = out
             .transitions
@@ -420,7 +454,7 @@ impl<'z> RegionTick<'_, 'z> {
             overrides: applied.ids(),
             fails_open: entry.state.fail_open && !was_fail_open,
         };
-        (true, Some(event))
+        report.events.push(event);
     }
 
     /// Score each candidate (memoised per tick) into the region's state and build the share

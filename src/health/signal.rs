@@ -35,6 +35,17 @@ pub enum FailureReason {
 }
 
 impl FailureReason {
+    /// Every reason, in declaration order (`reason as usize` indexes this list).
+    pub const ALL: [FailureReason; 7] = [
+        FailureReason::Connect,
+        FailureReason::Tls,
+        FailureReason::Timeout,
+        FailureReason::Reset,
+        FailureReason::Status,
+        FailureReason::Size,
+        FailureReason::Protocol,
+    ];
+
     /// Short name for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -248,6 +259,14 @@ impl SignalStore {
         self.signals.get(region)?.get(cdn)
     }
 
+    /// Every vantage of every (CDN, region), fresh or not, in no particular order: (region,
+    /// CDN, vantage, signal).
+    pub fn iter(&self) -> impl Iterator<Item = (&RegionKey, &str, &str, &VantageSignal)> {
+        self.signals.iter().flat_map(|(region, cdns)| {
+            cdns.iter().flat_map(move |(cdn, vantages)| vantages.iter().map(move |(v, s)| (region, cdn.as_str(), v.as_str(), s)))
+        })
+    }
+
     /// Fresh vantages of (cdn, region) at `now`, in name order (deterministic).
     pub fn fresh<'a>(&'a self, cdn: &str, region: &RegionKey, now: Millis, staleness: Millis) -> impl Iterator<Item = (&'a str, &'a VantageSignal)> + 'a {
         self.vantages(cdn, region)
@@ -319,6 +338,15 @@ mod tests {
         assert_eq!(fresh[0].1.samples, 2);
         assert_eq!(s.fresh("a", &kr, 40_000, 30_000).count(), 0, "stale is unknown");
         assert!(s.ever("a", &kr));
+        let all: Vec<_> = s.iter().map(|(r, c, v, sig)| (r.clone(), c.to_string(), v.to_string(), sig.samples)).collect();
+        assert_eq!(all, vec![(kr, "a".to_string(), "v1".to_string(), 2)]);
+    }
+
+    #[test]
+    fn reasons_index_their_list() {
+        for (i, r) in FailureReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{}", r.as_str());
+        }
     }
 
     #[test]

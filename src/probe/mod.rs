@@ -8,14 +8,19 @@
 //! - [`spawn_probes`] (in `schedule.rs`): one scheduling task per probe, jittered intervals,
 //!   a shared bound on concurrent fetches, results sent on a channel without ever blocking.
 //!
+//! - [`ProbeStats`] (in `stats.rs`): duration histograms by phase and failures by reason per
+//!   probe, for `/metrics`.
+//!
 //! Probes run on their own tasks and only ever send observations: nothing here touches the
 //! served snapshot, so a slow or hanging CDN never slows the DNS path.
 
 mod fetch;
 mod schedule;
+pub mod stats;
 
 pub use fetch::{cache_status, fetch, fetch_with_tls, tls_config};
 pub use schedule::spawn_probes;
+pub use stats::ProbeStats;
 
 use crate::health::signal::{FailureReason, Millis, Observation};
 use crate::zone::health::Probe;

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{FetchResult, fetch, to_observation};
+use super::{FetchResult, ProbeStats, fetch, to_observation};
 use crate::clock::Clock;
 use crate::health::signal::Observation;
 use crate::zone::health::Probe;
@@ -22,13 +22,15 @@ use crate::zone::health::Probe;
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Start one scheduling task per probe on `tasks`. Each sends one [`Observation`] per fetch on
-/// `tx` (dropping it, with a rate-limited warning, when the channel is full), runs at most
-/// `max_concurrent` fetches at once across all probes (at least 1), and returns promptly once
-/// `stop` is cancelled (an in-flight fetch is abandoned) or the receiver is gone.
+/// `tx` (dropping it, with a rate-limited warning, when the channel is full), records the
+/// fetch in `stats` (durations or failure reason; see [`ProbeStats::set_probes`]), runs at
+/// most `max_concurrent` fetches at once across all probes (at least 1), and returns promptly
+/// once `stop` is cancelled (an in-flight fetch is abandoned) or the receiver is gone.
 pub fn spawn_probes(
     probes: Vec<Probe>,
     clock: Clock,
     tx: Sender<Observation>,
+    stats: ProbeStats,
     max_concurrent: usize,
     stop: CancellationToken,
     tasks: &mut JoinSet<()>,
@@ -40,6 +42,7 @@ pub fn spawn_probes(
             probe,
             clock: clock.clone(),
             tx: tx.clone(),
+            stats: stats.clone(),
             permits: permits.clone(),
             stop: stop.clone(),
             rng,
@@ -95,6 +98,7 @@ struct Runner {
     probe: Probe,
     clock: Clock,
     tx: Sender<Observation>,
+    stats: ProbeStats,
     permits: Arc<Semaphore>,
     stop: CancellationToken,
     rng: XorShift,
@@ -125,6 +129,8 @@ impl Runner {
             // The semaphore is never closed; treat it as a stop if it ever is.
             let Some(result) = result else { return };
             let at = self.clock.now();
+            let (result, took) = result;
+            self.stats.record(&self.probe, &result, took);
             self.log(&result);
             if !self.send(to_observation(&self.probe, at, &result)) {
                 return;
@@ -135,10 +141,13 @@ impl Runner {
         }
     }
 
-    /// One fetch under a concurrency permit; `None` if the semaphore was closed.
-    async fn fetch_one(&self) -> Option<FetchResult> {
+    /// One fetch under a concurrency permit, and how long it took once it had the permit;
+    /// `None` if the semaphore was closed.
+    async fn fetch_one(&self) -> Option<(FetchResult, Duration)> {
         let _permit = self.permits.acquire().await.ok()?;
-        Some(fetch(&self.probe).await)
+        let started = Instant::now();
+        let result = fetch(&self.probe).await;
+        Some((result, started.elapsed()))
     }
 
     fn log(&mut self, result: &FetchResult) {
@@ -161,7 +170,7 @@ impl Runner {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.dropped += 1;
-                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED).increment(1);
+                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
                 let now = Instant::now();
                 if self.last_warn.is_none_or(|t| now.duration_since(t) >= WARN_EVERY) {
                     let p = &self.probe;

@@ -122,6 +122,19 @@ pub enum CandidateState {
 }
 
 impl CandidateState {
+    /// Every state, in declaration order (`state as usize` indexes this list).
+    pub const ALL: [CandidateState; 9] = [
+        CandidateState::Cold,
+        CandidateState::Healthy,
+        CandidateState::Degraded,
+        CandidateState::Down,
+        CandidateState::Recovering,
+        CandidateState::Drained,
+        CandidateState::Pinned,
+        CandidateState::Unpinned,
+        CandidateState::FailingOpen,
+    ];
+
     /// The word.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -76,6 +76,8 @@ impl Admin {
             clock: Clock::new(),
             ready: Arc::clone(&ready),
             dns: cdnsteer::dns::DnsCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
+            steering: cdnsteer::metrics::SteeringCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
+            probes: cdnsteer::probe::ProbeStats::new(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

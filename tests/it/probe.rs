@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use cdnsteer::clock::Clock;
-use cdnsteer::probe::{FetchResult, fetch, fetch_with_tls, spawn_probes, tls_config, to_observation};
+use cdnsteer::probe::{FetchResult, ProbeStats, fetch, fetch_with_tls, spawn_probes, tls_config, to_observation};
 use cdnsteer::health::signal::{FailureReason, Observation};
 use cdnsteer::zone::health::Probe;
 use cdnsteer::zone::model::RegionKey;
@@ -299,7 +299,7 @@ async fn scheduler_probes_at_the_interval_and_stops_on_cancel() {
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
     let clock = Clock::new();
-    spawn_probes(probes, clock, tx, 4, stop.clone(), &mut tasks);
+    spawn_probes(probes, clock, tx, ProbeStats::new(), 4, stop.clone(), &mut tasks);
 
     let seen = collect(&mut rx, Duration::from_secs(2)).await;
     // Each probe: first run within 200 ms, then every 180..220 ms: about 10 runs in 2 s.
@@ -325,7 +325,7 @@ async fn scheduler_never_blocks_on_a_full_channel_and_reports_failures() {
     let (tx, mut rx) = mpsc::channel(1);
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
-    spawn_probes(vec![p], Clock::new(), tx, 1, stop.clone(), &mut tasks);
+    spawn_probes(vec![p], Clock::new(), tx, ProbeStats::new(), 1, stop.clone(), &mut tasks);
 
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(edge.requests() >= 3, "kept probing with nobody reading: {}", edge.requests());

@@ -313,3 +313,46 @@ fn tick_now_follows_edited_weights_before_the_next_tick_is_due() {
     // The tick clock restarted from the forced tick.
     assert_eq!(e.next_due(&edited), 2_100);
 }
+
+#[test]
+fn reports_say_which_cdns_changed_state_and_which_regions_failed_open() {
+    let zones = zones();
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    let none = OverrideSet::new();
+    for cdn in ["a", "b"] {
+        e.ingest(&probe(cdn, kr.clone(), 1000, true));
+    }
+    let first = e.tick(&zones, &none, 1000);
+    let ups: Vec<_> = first.transitions.iter().map(|t| (t.region.clone(), t.cdn.as_str(), status_name(t.to))).collect();
+    assert_eq!(ups, vec![(kr.clone(), "a", "up"), (kr.clone(), "b", "up")], "cold -> up on the first signal");
+    assert!(first.failed_open.is_empty());
+    // Both fail in KR: both go down at once, and KR fails open (once).
+    for cdn in ["a", "b"] {
+        e.ingest(&probe(cdn, kr.clone(), 2000, false));
+    }
+    let failed = e.tick(&zones, &none, 2000);
+    let downs: Vec<_> = failed.transitions.iter().map(|t| (t.name.as_str(), t.cdn.as_str(), status_name(t.from), status_name(t.to))).collect();
+    assert_eq!(downs, vec![("live.example.test.", "a", "up", "down"), ("live.example.test.", "b", "up", "down")]);
+    assert_eq!(failed.failed_open, vec![("live.example.test.".to_string(), kr.clone())]);
+    assert!(failed.events.iter().any(|ev| ev.region == "country:KR" && ev.reason.contains("failing open")));
+    for cdn in ["a", "b"] {
+        e.ingest(&probe(cdn, kr.clone(), 3000, false));
+    }
+    let still = e.tick(&zones, &none, 3000);
+    assert!(still.failed_open.is_empty() && still.transitions.is_empty(), "{still:?}");
+}
+
+#[test]
+fn a_reader_of_the_signals_sees_them_as_they_were() {
+    let kr = RegionKey::Country(*b"KR");
+    let mut e = Engine::new();
+    e.ingest(&probe("a", kr.clone(), 1000, true));
+    let held = e.shared_signals();
+    e.ingest(&probe("b", kr.clone(), 1000, true));
+    assert!(held.ever("a", &kr) && !held.ever("b", &kr), "the held store does not change");
+    assert!(e.signals().ever("b", &kr), "the engine writes its own copy");
+    drop(held);
+    let again = e.shared_signals();
+    assert_eq!(again.iter().count(), 2);
+}
