@@ -77,6 +77,7 @@ pub mod metrics;
 pub mod overrides;
 pub mod probe;
 pub mod publish;
+pub mod qoe;
 pub mod region;
 pub mod snapshot;
 pub mod steer;

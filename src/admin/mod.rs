@@ -394,7 +394,7 @@ async fn intake(state: &AdminState, request: Request) -> Response {
     };
     let known = telemetry::Known::of(&state.reader.load_full().zones);
     let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
-        Ok(o) => o,
+        Ok(accepted) => accepted.observations,
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
             metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
