@@ -77,11 +77,16 @@ pub enum Code {
     InvalidProbe,
     /// A region reference that is not `country:CC`, `continent:CC`, `network:NAME` or `default`.
     UnknownRegion,
+    /// An event file's window, policy or freeze that cannot work (end before start, a policy
+    /// value out of range, a zone it does not cover).
+    InvalidEvent,
+    /// A name that is not a steered name of the zones served.
+    UnknownName,
 }
 
 impl Code {
     /// Every code, for docs and for the test that wants one fixture per code.
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 36] = [
         Code::Io,
         Code::Syntax,
         Code::UnknownKey,
@@ -116,6 +121,8 @@ impl Code {
         Code::InvalidHealth,
         Code::InvalidProbe,
         Code::UnknownRegion,
+        Code::InvalidEvent,
+        Code::UnknownName,
     ];
 
     /// The kebab-case name printed in messages and used for fixture file names.
@@ -155,6 +162,8 @@ impl Code {
             Code::InvalidHealth => "invalid-health",
             Code::InvalidProbe => "invalid-probe",
             Code::UnknownRegion => "unknown-region",
+            Code::InvalidEvent => "invalid-event",
+            Code::UnknownName => "unknown-name",
         }
     }
 }

@@ -69,6 +69,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod diag;
+pub mod event;
 pub mod dns;
 pub mod fuzz;
 pub mod geo;

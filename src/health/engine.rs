@@ -297,7 +297,9 @@ impl Engine {
     }
 
     fn tick_zone(&mut self, zone: &Zone, overrides: &OverrideSet, now: Millis, report: &mut TickReport) {
-        let p = &zone.health;
+        // An event window may change the share and TTL settings while it lasts.
+        let policy = zone.health.at(now);
+        let p = &*policy;
         let budget = CapacityBudget::build(zone, &self.signals, now);
         // Steered names of a zone share CDNs and regions: score each (CDN, region) once.
         let mut cache = InstantCache::default();

@@ -156,13 +156,15 @@ pub fn plan(zones: &ZoneSet, health: &dyn HealthView, overrides: &OverrideSet, n
     let mut table = DecisionTable { names: Vec::new(), cells };
     let mut explain = PlanExplain { names: Vec::new(), at: now, overrides: overrides.active(now).cloned().collect() };
     for zone in &zones.zones {
+        // An event window may change the share and TTL settings while it lasts.
+        let policy = zone.health.at(now);
         for name in &zone.steered {
             let mut regions = Vec::with_capacity(name.regions.len());
             let mut explained = Vec::with_capacity(name.regions.len());
             for region in &name.regions {
                 let applied = overrides.resolve(name, region, now);
                 let view = health.region(name.name.as_str(), &region.key);
-                let (decision, why) = plan_region(name, region, &zone.health, view, &applied);
+                let (decision, why) = plan_region(name, region, &policy, view, &applied);
                 regions.push(decision);
                 explained.push(why);
             }

@@ -8,5 +8,5 @@ pub mod model;
 pub mod spec;
 
 pub use check::{ZoneFacts, check_health};
-pub use model::{Bounds, Capacity, HealthPolicy, Probe, SHARE_DEADBAND, SignalWeights, Sla};
+pub use model::{Bounds, Capacity, HealthPolicy, PolicyWindow, Probe, SHARE_DEADBAND, SharePatch, SignalWeights, Sla};
 pub use spec::HealthSpec;

@@ -121,6 +121,56 @@ pub struct HealthPolicy {
     pub demand: Vec<(RegionKey, f64)>,
     /// Probes.
     pub probes: Vec<Probe>,
+    /// Event windows that change the share and TTL settings while they last (from events/).
+    pub windows: Vec<PolicyWindow>,
+}
+
+/// Share and TTL settings an event changes for a zone while its window lasts (scores stay as
+/// configured); `None` keeps the zone's own value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharePatch {
+    /// Slew limit per tick.
+    pub max_change_per_tick: Option<f64>,
+    /// Minimum dwell between direction changes, ms.
+    pub min_dwell_ms: Option<u64>,
+    /// Warm share for healthy backups.
+    pub min_warm_share: Option<f64>,
+    /// Cap per CDN.
+    pub max_share: Option<f64>,
+    /// TTL while shares move, seconds.
+    pub fast_ttl: Option<u32>,
+}
+
+/// An event's policy for one zone, in force from `start` (inclusive) to `end` (exclusive).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyWindow {
+    /// The event's name.
+    pub event: String,
+    /// Unix ms.
+    pub start: crate::timestamp::Millis,
+    /// Unix ms.
+    pub end: crate::timestamp::Millis,
+    /// The settings it changes.
+    pub patch: SharePatch,
+}
+
+impl HealthPolicy {
+    /// The policy in force at `now`: the zone's own, with the share and TTL settings of an
+    /// event window that covers `now` (the first one, when windows overlap). Borrowed (no
+    /// copy) outside every window.
+    pub fn at(&self, now: crate::timestamp::Millis) -> std::borrow::Cow<'_, HealthPolicy> {
+        let Some(w) = self.windows.iter().find(|w| w.start <= now && now < w.end) else {
+            return std::borrow::Cow::Borrowed(self);
+        };
+        let mut p = self.clone();
+        let patch = &w.patch;
+        p.max_change_per_tick = patch.max_change_per_tick.unwrap_or(p.max_change_per_tick);
+        p.min_dwell_ms = patch.min_dwell_ms.unwrap_or(p.min_dwell_ms);
+        p.min_warm_share = patch.min_warm_share.unwrap_or(p.min_warm_share);
+        p.max_share = patch.max_share.unwrap_or(p.max_share);
+        p.fast_ttl = patch.fast_ttl.unwrap_or(p.fast_ttl);
+        std::borrow::Cow::Owned(p)
+    }
 }
 
 impl Default for HealthPolicy {
@@ -150,6 +200,7 @@ impl Default for HealthPolicy {
             capacity: Vec::new(),
             demand: Vec::new(),
             probes: Vec::new(),
+            windows: Vec::new(),
         }
     }
 }
