@@ -69,6 +69,9 @@ pub struct ConfigFile {
     /// GeoIP database file.
     #[serde(default)]
     pub geoip: Option<PathBuf>,
+    /// Event directory (`events/*.yaml`; a missing directory holds no events).
+    #[serde(default)]
+    pub events: Option<PathBuf>,
     /// Addresses to serve DNS on (UDP and TCP).
     #[serde(default)]
     pub listen: Option<Vec<Spanned<String>>>,
@@ -182,6 +185,8 @@ pub struct Flags {
     pub zones: Option<PathBuf>,
     /// `--geoip`.
     pub geoip: Option<PathBuf>,
+    /// `--events`.
+    pub events: Option<PathBuf>,
     /// `--listen`, repeatable.
     pub listen: Vec<SocketAddr>,
     /// `--log-format`.
@@ -201,6 +206,8 @@ pub struct Config {
     pub zones: PathBuf,
     /// GeoIP database.
     pub geoip: PathBuf,
+    /// Event directory.
+    pub events: PathBuf,
     /// Listener settings.
     pub listen: ListenConfig,
     /// Client cells.
@@ -262,6 +269,8 @@ impl std::fmt::Debug for Config {
 pub const DEFAULT_ZONES: &str = "zones";
 /// Default GeoIP database, relative to the working directory.
 pub const DEFAULT_GEOIP: &str = "geoip/iptoasn-country.mmdb";
+/// Default event directory, relative to the working directory.
+pub const DEFAULT_EVENTS: &str = "events";
 /// Default admin API address: loopback only.
 pub const DEFAULT_ADMIN_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8053));
 
@@ -344,6 +353,7 @@ impl Config {
         Ok(Config {
             zones: flags.zones.clone().or(parsed.zones).unwrap_or_else(|| PathBuf::from(DEFAULT_ZONES)),
             geoip: flags.geoip.clone().or(parsed.geoip).unwrap_or_else(|| PathBuf::from(DEFAULT_GEOIP)),
+            events: flags.events.clone().or(parsed.events).unwrap_or_else(|| PathBuf::from(DEFAULT_EVENTS)),
             listen,
             cells,
             log_format: flags.log_format.or(parsed.log_format).unwrap_or_default(),

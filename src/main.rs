@@ -37,7 +37,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { dir, geoip, state_dir } => check(&dir, geoip.as_deref(), state_dir.as_deref()),
+        Command::Check { dir, geoip, state_dir, events } => check(&dir, geoip.as_deref(), state_dir.as_deref(), &events),
         Command::Explain { name, client, ecs, json, offline, zones, geoip, admin } => {
             let out = if offline {
                 operate::explain_offline(&zones, &geoip, &name, client.as_deref(), ecs.as_deref(), json)?
@@ -59,14 +59,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             Ok(print(out))
         }
-        Command::Reload { admin, token_file, state_dir } => {
+        Command::Reload { admin, token_file, state_dir, force, reason } => {
             let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;
-            Ok(print(runtime()?.block_on(operate::reload(&admin, &token))?))
+            let force = if force { reason } else { None };
+            Ok(print(runtime()?.block_on(operate::reload(&admin, &token, force.as_deref()))?))
         }
-        Command::Serve { config, zones, geoip, listen, log_format, admin_listen, admin_token_file, state_dir } => {
+        Command::Serve { config, zones, geoip, events, listen, log_format, admin_listen, admin_token_file, state_dir } => {
             let flags = Flags {
                 zones,
                 geoip,
+                events,
                 listen,
                 admin_listen,
                 admin_token_file,
@@ -98,12 +100,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// `cdnsteer check`: zones, and optionally the GeoIP database and the override state, loaded
 /// exactly as `serve` loads them.
-fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Option<&std::path::Path>, events: &std::path::Path) -> anyhow::Result<ExitCode> {
     let mut ok = true;
     match cdnsteer::zone::load_dir(dir) {
         Ok(zones) => {
             let (z, s) = (zones.zones.len(), zones.steered().count());
             println!("{}: {z} zone{}, {s} steered name{}: OK", dir.display(), plural(z), plural(s));
+            if events.exists() {
+                match cdnsteer::event::load_dir(events, &zones) {
+                    Ok(set) => println!("{}: {} event{}: OK", events.display(), set.events.len(), plural(set.events.len())),
+                    Err(e) => {
+                        eprintln!("{e}");
+                        ok = false;
+                    }
+                }
+            }
         }
         Err(e) => {
             eprintln!("{e}");

@@ -210,6 +210,9 @@ struct Status {
     steered: Vec<SteeredStatus>,
     geoip: GeoStatus,
     overrides: OverridesStatus,
+    /// Events (window, freeze, clock) and a change a freeze holds back ("change pending,
+    /// frozen").
+    events: ops::EventsStatus,
 }
 
 /// Overrides in force when the snapshot was planned; dormant ones apply to nothing any more
@@ -237,6 +240,7 @@ struct GeoStatus {
 }
 
 async fn status(State(state): State<AdminState>) -> Json<Status> {
+    let events = state.ops.events().await;
     let snapshot = state.reader.load_full();
     let info = snapshot.geo.info();
     Json(Status {
@@ -261,6 +265,7 @@ async fn status(State(state): State<AdminState>) -> Json<Status> {
             active: snapshot.explain.overrides.iter().map(|o| o.id.clone()).collect(),
             dormant: crate::overrides::dormant(snapshot.explain.overrides.iter(), &snapshot.zones),
         },
+        events,
     })
 }
 

@@ -89,17 +89,48 @@ pub async fn remove_override(State(state): State<AdminState>, Path(id): Path<Str
     }
 }
 
-/// `POST /api/v1/reload`: 200 with the new generation, or 422 with every diagnostic and the
-/// generation still serving.
+/// The optional body of `POST /api/v1/reload`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadRequest {
+    /// Apply a change that an event's freeze holds.
+    #[serde(default)]
+    force: bool,
+    /// Why (required with `force`; kept in the audit log).
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/reload`: 200 with the new generation, 422 with every diagnostic and the
+/// generation still serving, 423 when an event's change freeze holds the change (send
+/// `{"force": true, "reason": "..."}` to apply it anyway).
 pub async fn reload(State(state): State<AdminState>, request: Request) -> Response {
     let who = match authorize(&state, request.headers()) {
         Ok(who) => who,
         Err(refused) => return refused,
     };
-    let outcome = state.ops.reload(&who).await;
+    let body = match Bytes::from_request(request, &state).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {}", e.body_text()), None),
+    };
+    let asked: ReloadRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReloadRequest::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("{e}; expected no body, or {{\"force\": true, \"reason\": \"...\"}}"), None),
+        }
+    };
+    let force = match (asked.force, asked.reason.as_deref().map(str::trim)) {
+        (false, _) => None,
+        (true, Some(reason)) if !reason.is_empty() => Some(reason.to_string()),
+        (true, _) => return error(StatusCode::BAD_REQUEST, "missing; a forced reload needs a reason for the audit log", Some("reason".into())),
+    };
+    let outcome = state.ops.reload(&who, force).await;
     let status = match outcome {
         ReloadOutcome::Applied { .. } => StatusCode::OK,
         ReloadOutcome::Refused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        ReloadOutcome::Frozen { .. } => StatusCode::LOCKED,
     };
     (status, Json(outcome)).into_response()
 }

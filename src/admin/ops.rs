@@ -76,6 +76,20 @@ pub enum ReloadOutcome {
         /// Milliseconds from the trigger to the swap.
         took_ms: u64,
     },
+    /// A change freeze holds the change: the previous generation keeps serving until the
+    /// event's window ends (the change is then applied) or a forced reload.
+    Frozen {
+        /// The generation still serving.
+        generation: u64,
+        /// The event whose freeze holds it.
+        event: String,
+        /// The frozen names the change would touch.
+        names: Vec<String>,
+        /// When the freeze ends (RFC 3339).
+        until: String,
+        /// In words.
+        message: String,
+    },
     /// Something was wrong; the previous generation keeps serving.
     Refused {
         /// The generation still serving.
@@ -88,6 +102,39 @@ pub enum ReloadOutcome {
     },
 }
 
+/// Events as status and the dashboard show them: the window, the freeze, and a change a
+/// freeze holds back.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EventsStatus {
+    /// Every event loaded, by start.
+    pub events: Vec<EventStatus>,
+    /// A reload a freeze holds back, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending: Option<serde_json::Value>,
+}
+
+/// One event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventStatus {
+    /// Its name.
+    pub name: String,
+    /// Who it is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<String>,
+    /// Start (RFC 3339).
+    pub start: String,
+    /// End (RFC 3339).
+    pub end: String,
+    /// Steered names involved.
+    pub names: Vec<String>,
+    /// Changes to its names wait for the end of the window.
+    pub freeze: bool,
+    /// `upcoming`, `live` or `over`.
+    pub phase: &'static str,
+    /// Seconds to the start (upcoming), since the start (live) or since the end (over).
+    pub clock_secs: u64,
+}
+
 /// The control plane's mutating operations.
 #[async_trait::async_trait]
 pub trait Operations: Send + Sync {
@@ -97,8 +144,13 @@ pub trait Operations: Send + Sync {
     async fn add_override(&self, request: OverrideRequest, who: &str) -> Result<Override, OpError>;
     /// Remove one by id.
     async fn remove_override(&self, id: &str, who: &str) -> Result<Override, OpError>;
-    /// Reload zones and GeoIP as one transaction.
-    async fn reload(&self, who: &str) -> ReloadOutcome;
+    /// Reload zones, events and GeoIP as one transaction; `force` (a reason) applies a change
+    /// a freeze holds.
+    async fn reload(&self, who: &str, force: Option<String>) -> ReloadOutcome;
+    /// Events and a change a freeze holds back.
+    async fn events(&self) -> EventsStatus {
+        EventsStatus::default()
+    }
     /// What the health engine knows of each CDN x region x vantage, as it is now (for
     /// `/metrics`; held briefly, the engine copies it on write only while it is held). A
     /// control plane without an engine knows nothing.

@@ -42,6 +42,9 @@ pub enum Command {
         /// GeoIP database (.mmdb).
         #[arg(long)]
         geoip: Option<PathBuf>,
+        /// Event directory (events/*.yaml; default `events`, missing = no events).
+        #[arg(long)]
+        events: Option<PathBuf>,
         /// Address to serve UDP and TCP on; repeat for several.
         #[arg(long)]
         listen: Vec<SocketAddr>,
@@ -70,6 +73,9 @@ pub enum Command {
         /// Also check the override state file in this directory (as `serve` loads it).
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        /// Event directory checked against the zones (default `events`, when it exists).
+        #[arg(long, value_name = "DIR", default_value = "events")]
+        events: PathBuf,
     },
     /// Explain why a client gets its answer for a steered name (region, candidates, scores,
     /// shares, overrides), from a running server or offline from the files.
@@ -116,8 +122,15 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
-    /// Reload zones and GeoIP on a running server; prints the new generation or every problem.
+    /// Reload zones, events and GeoIP on a running server; prints the new generation or every
+    /// problem, or that an event's change freeze holds the change.
     Reload {
+        /// Apply a change that an event's freeze holds (needs --reason).
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why the freeze is overridden (kept in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
         /// Admin API of the running server.
         #[arg(long, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
         admin: String,

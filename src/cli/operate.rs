@@ -218,8 +218,9 @@ pub async fn override_remove(admin: &str, token: &str, id: &str, json: bool) -> 
 }
 
 /// `cdnsteer reload`.
-pub async fn reload(admin: &str, token: &str) -> Result<Output, CliError> {
-    let (status, reply) = client::call(admin, "POST", "/api/v1/reload", Some(token), None).await?;
+pub async fn reload(admin: &str, token: &str, force: Option<&str>) -> Result<Output, CliError> {
+    let body = force.map(|reason| serde_json::json!({"force": true, "reason": reason}).to_string());
+    let (status, reply) = client::call(admin, "POST", "/api/v1/reload", Some(token), body).await?;
     let v: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
     match status {
         200 => Ok(Output::ok(format!(
@@ -239,6 +240,11 @@ pub async fn reload(admin: &str, token: &str) -> Result<Output, CliError> {
             out.push_str(&format!("reload refused; still serving generation {}\n", v.get("generation").and_then(Value::as_u64).unwrap_or_default()));
             Ok(Output::fail(out))
         }
+        423 => Ok(Output::fail(format!(
+            "{}\nstill serving generation {}; the change applies when the freeze ends (or: cdnsteer reload --force --reason \"...\")\n",
+            v.get("message").and_then(Value::as_str).unwrap_or("change pending, frozen"),
+            v.get("generation").and_then(Value::as_u64).unwrap_or_default()
+        ))),
         _ => Ok(Output::fail(api_error(status, &reply))),
     }
 }

@@ -10,10 +10,11 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::admin::ops::{DiagnosticJson, ListedOverride, OpError, Operations, ReloadOutcome};
+use crate::admin::ops::{DiagnosticJson, EventStatus, EventsStatus, ListedOverride, OpError, Operations, ReloadOutcome};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::dns::Served;
+use crate::event::EventSet;
 use crate::geo::GeoDb;
 use crate::health::engine::TickReport;
 use crate::health::events::{DecisionEvent, EventLog};
@@ -38,6 +39,27 @@ pub(super) struct ControlState {
     pub overrides: OverrideSet,
     /// Size and modification time of the GeoIP file last loaded.
     pub geo_seen: Option<(u64, SystemTime)>,
+    /// The events in force (their freezes decide whether a reload may apply).
+    pub events: EventSet,
+    /// A reload held back by a freeze, applied when the window ends (or when forced).
+    pub pending: Option<Pending>,
+}
+
+/// A change waiting for a freeze to end.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pending {
+    /// The event whose freeze holds it.
+    pub event: String,
+    /// The frozen names it would change.
+    pub names: Vec<String>,
+    /// When the freeze ends (RFC 3339 in JSON).
+    #[serde(with = "crate::timestamp::as_rfc3339")]
+    pub until: Millis,
+    /// When it was first held back.
+    #[serde(with = "crate::timestamp::as_rfc3339")]
+    pub since: Millis,
+    /// Who tried last (`file`, `SIGHUP`, a token's name).
+    pub who: String,
 }
 
 /// The control plane.
@@ -69,10 +91,12 @@ pub(super) fn file_identity(path: &std::path::Path) -> Option<(u64, SystemTime)>
 
 /// Why a reload was refused.
 pub enum ReloadError {
-    /// Zone files have problems.
+    /// Zone or event files have problems.
     Zones(crate::diag::LoadError),
     /// The GeoIP database is unusable.
     Geo(crate::geo::GeoError),
+    /// A change freeze holds the change until its window ends (or a forced reload).
+    Frozen(Pending),
 }
 
 impl std::fmt::Display for ReloadError {
@@ -80,6 +104,13 @@ impl std::fmt::Display for ReloadError {
         match self {
             ReloadError::Zones(e) => write!(f, "zones not loaded:\n{e}"),
             ReloadError::Geo(e) => write!(f, "{e}"),
+            ReloadError::Frozen(p) => write!(
+                f,
+                "change pending, frozen: event {} freezes {} until {}; the change waits (force it with POST /api/v1/reload {{\"force\": true, \"reason\": ...}})",
+                p.event,
+                p.names.join(", "),
+                crate::timestamp::rfc3339(p.until)
+            ),
         }
     }
 }
@@ -189,9 +220,11 @@ impl Control {
 
     /// Reload zones (and GeoIP if its file changed) as one transaction. Reloads run one at a
     /// time, each reading the files after the previous one published.
-    pub(super) async fn reload_config(&self) -> Result<u64, ReloadError> {
+    pub(super) async fn reload_config(&self, who: &str, force: Option<&str>) -> Result<u64, ReloadError> {
         let _one_at_a_time = self.reload_gate.lock().await;
-        let zones = load_zones(&self.config).await.map_err(ReloadError::Zones)?;
+        let mut zones = load_zones(&self.config).await.map_err(ReloadError::Zones)?;
+        let events = load_events(&self.config, &zones).await.map_err(ReloadError::Zones)?;
+        events.attach(&mut zones);
         let identity = file_identity(&self.config.geoip);
         let seen = self.state.lock().await.geo_seen;
         let geo = if identity.is_none() || identity != seen { Some(load_geo(&self.config).await.map_err(ReloadError::Geo)?) } else { None };
@@ -200,18 +233,61 @@ impl Control {
         let now = self.clock.now();
         let (generation, report) = {
             let mut st = self.state.lock().await;
-            let ControlState { publisher, engine, overrides, geo_seen } = &mut *st;
+            // A freeze in force holds any change to an answer of its names, GeoIP included.
+            let current = Arc::clone(&st.publisher.current().zones);
+            if let Some(frozen) = st.events.blocks(&current, &zones, geo.is_some(), now) {
+                let since = st.pending.as_ref().map_or(now, |p| p.since);
+                let pending = Pending { event: frozen.event, names: frozen.names, until: frozen.until, since, who: who.to_string() };
+                if force.is_none() {
+                    st.pending = Some(pending.clone());
+                    drop(st);
+                    metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(1.0);
+                    self.audit_reload("reload.frozen", who, None, &pending, now).await;
+                    return Err(ReloadError::Frozen(pending));
+                }
+                self.audit_reload("reload.forced", who, force, &pending, now).await;
+                tracing::warn!(event = %pending.event, who, reason = force.unwrap_or_default(), "reload forced through a change freeze");
+            }
+            let ControlState { publisher, engine, overrides, geo_seen, events: in_force, pending } = &mut *st;
             // Tick the engine on the new zones first, due or not: it keeps what it knows of
             // names and regions that stay, drops the rest and follows changed weights and
             // candidates; then plan and publish in one swap.
             let report = engine.tick_now(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
             *geo_seen = identity;
+            *in_force = events;
+            *pending = None;
             (generation, report)
         };
+        metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(0.0);
         self.record_report(&zones, report, generation);
         self.restart_probes(probes).await;
         Ok(generation)
+    }
+
+    /// An audit line for a reload a freeze held or that was forced through one.
+    async fn audit_reload(&self, what: &str, who: &str, reason: Option<&str>, pending: &Pending, now: Millis) {
+        let mut after = serde_json::to_value(pending).unwrap_or(serde_json::Value::Null);
+        if let (Some(reason), Some(map)) = (reason, after.as_object_mut()) {
+            map.insert("reason".into(), serde_json::Value::String(reason.to_string()));
+        }
+        let entry = AuditEntry { when: now, who: who.to_string(), author: None, what: what.to_string(), before: serde_json::Value::Null, after };
+        let store = self.store.clone();
+        if let Err(e) = off_runtime(move || store.audit(&entry).map_err(|e| e.to_string())).await {
+            tracing::error!(error = %e, "cannot append to the audit log");
+        }
+    }
+
+    /// When a freeze that held a change has ended, apply the change (re-read and checked
+    /// again, as any reload). Called by the engine task.
+    pub(super) async fn apply_pending_after_freeze(&self) {
+        let now = self.clock.now();
+        let due = self.state.lock().await.pending.as_ref().is_some_and(|p| p.until <= now);
+        if !due {
+            return;
+        }
+        tracing::info!("change freeze ended: applying the pending change");
+        let _ = self.reload_logged("freeze-end", None).await;
     }
 
     /// Stop the current probes and start `probes`.
@@ -230,18 +306,24 @@ impl Control {
         tokio::spawn(async move { while set.join_next().await.is_some() {} });
     }
 
-    /// Reload, with metrics and logs, whoever asked.
-    pub(super) async fn reload_logged(&self, who: &str) -> Result<u64, (u64, ReloadError)> {
+    /// Reload, with metrics and logs, whoever asked; `force` (a reason) applies a change a
+    /// freeze would hold.
+    pub(super) async fn reload_logged(&self, who: &str, force: Option<&str>) -> Result<u64, (u64, ReloadError)> {
         let started = Instant::now();
-        match self.reload_config().await {
+        match self.reload_config(who, force).await {
             Ok(generation) => {
                 metrics::counter!(crate::metrics::RELOADS.name, "result" => "ok").increment(1);
                 tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
                 Ok(generation)
             }
             Err(e) => {
-                metrics::counter!(crate::metrics::RELOADS.name, "result" => "failed").increment(1);
                 let serving = self.current().await.generation;
+                if let ReloadError::Frozen(p) = &e {
+                    metrics::counter!(crate::metrics::RELOADS.name, "result" => "frozen").increment(1);
+                    tracing::warn!(generation = serving, who, event = %p.event, names = ?p.names, "change pending, frozen: the previous configuration keeps serving until the freeze ends");
+                    return Err((serving, e));
+                }
+                metrics::counter!(crate::metrics::RELOADS.name, "result" => "failed").increment(1);
                 for line in e.to_string().lines() {
                     tracing::error!("{line}");
                 }
@@ -286,6 +368,18 @@ pub(super) async fn load_zones(config: &Config) -> Result<ZoneSet, crate::diag::
         Err(e) => {
             let mut d = crate::diag::Diagnostics::new();
             d.push(&config.zones, crate::diag::Pos::default(), "", crate::diag::Code::Io, format!("zone loader failed: {e}"));
+            Err(crate::diag::LoadError { diagnostics: d.into_items(), files: 0 })
+        }
+    }
+}
+
+pub(super) async fn load_events(config: &Config, zones: &ZoneSet) -> Result<EventSet, crate::diag::LoadError> {
+    let (dir, zones) = (config.events.clone(), zones.clone());
+    match tokio::task::spawn_blocking(move || crate::event::load_dir(&dir, &zones)).await {
+        Ok(result) => result,
+        Err(e) => {
+            let mut d = crate::diag::Diagnostics::new();
+            d.push(&config.events, crate::diag::Pos::default(), "", crate::diag::Code::Io, format!("event loader failed: {e}"));
             Err(crate::diag::LoadError { diagnostics: d.into_items(), files: 0 })
         }
     }
@@ -356,12 +450,40 @@ impl Operations for Control {
         self.state.lock().await.engine.shared_signals()
     }
 
-    async fn reload(&self, who: &str) -> ReloadOutcome {
+    async fn events(&self) -> EventsStatus {
+        let now = self.clock.now();
+        let st = self.state.lock().await;
+        let events = st
+            .events
+            .events
+            .iter()
+            .map(|e| {
+                let (phase, clock) = if now < e.start { ("upcoming", e.start - now) } else if now < e.end { ("live", now - e.start) } else { ("over", now - e.end) };
+                EventStatus {
+                    name: e.name.clone(),
+                    customer: e.customer.clone(),
+                    start: crate::timestamp::rfc3339(e.start),
+                    end: crate::timestamp::rfc3339(e.end),
+                    names: e.names.clone(),
+                    freeze: e.freeze,
+                    phase,
+                    clock_secs: clock / 1000,
+                }
+            })
+            .collect();
+        EventsStatus { events, pending: st.pending.as_ref().and_then(|p| serde_json::to_value(p).ok()) }
+    }
+
+    async fn reload(&self, who: &str, force: Option<String>) -> ReloadOutcome {
         let started = Instant::now();
-        match self.reload_logged(who).await {
+        match self.reload_logged(who, force.as_deref()).await {
             Ok(generation) => ReloadOutcome::Applied { generation, took_ms: started.elapsed().as_millis() as u64 },
             Err((generation, ReloadError::Zones(e))) => ReloadOutcome::Refused { generation, diagnostics: e.diagnostics.iter().map(DiagnosticJson::from).collect(), error: None },
             Err((generation, ReloadError::Geo(e))) => ReloadOutcome::Refused { generation, diagnostics: Vec::new(), error: Some(e.to_string()) },
+            Err((generation, ReloadError::Frozen(p))) => {
+                let (event, names, until) = (p.event.clone(), p.names.clone(), crate::timestamp::rfc3339(p.until));
+                ReloadOutcome::Frozen { generation, event, names, until, message: ReloadError::Frozen(p).to_string() }
+            }
         }
     }
 }

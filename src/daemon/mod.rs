@@ -50,7 +50,7 @@ const MAX_SLEEP: Duration = Duration::from_millis(1000);
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// Zone files have problems.
+    /// Zone or event files have problems.
     #[error("zones not loaded:\n{0}")]
     Zones(LoadError),
     /// The GeoIP database is unusable.
@@ -91,7 +91,7 @@ impl Running {
     /// Reload zones and GeoIP from the configured paths; the old generation keeps serving if
     /// anything is wrong. Returns the new generation.
     pub async fn reload(&self) -> Result<u64, String> {
-        self.control.reload_logged("signal").await.map_err(|(_, e)| e.to_string())
+        self.control.reload_logged("signal", None).await.map_err(|(_, e)| e.to_string())
     }
 
     /// Feed an observation to the engine as telemetry does.
@@ -118,7 +118,9 @@ async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observati
         let wait = {
             let st = control.state.lock().await;
             let zones = st.publisher.current().zones.clone();
-            let due = st.engine.next_due(&zones).min(st.overrides.next_expiry().unwrap_or(u64::MAX));
+            let now = control.clock.now();
+            // The next zone tick, override expiry, or event boundary (a freeze ending).
+            let due = st.engine.next_due(&zones).min(st.overrides.next_expiry().unwrap_or(u64::MAX)).min(st.events.next_boundary(now).unwrap_or(u64::MAX));
             Duration::from_millis(due.saturating_sub(control.clock.now())).clamp(Duration::from_millis(5), MAX_SLEEP)
         };
         tokio::select! {
@@ -133,13 +135,16 @@ async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observati
             observations.push(o);
         }
         control.tick(observations).await;
+        control.apply_pending_after_freeze().await;
     }
 }
 
 /// Load, bind and start serving; returns once the listeners run.
 pub async fn start(mut config: Config) -> Result<Running, StartError> {
     crate::metrics::init();
-    let zones = control::load_zones(&config).await.map_err(StartError::Zones)?;
+    let mut zones = control::load_zones(&config).await.map_err(StartError::Zones)?;
+    let event_set = control::load_events(&config, &zones).await.map_err(StartError::Zones)?;
+    event_set.attach(&mut zones);
     let geo_seen = control::file_identity(&config.geoip);
     let geo = control::load_geo(&config).await.map_err(StartError::Geo)?;
     let store = OverrideStore::new(&config.state_dir);
@@ -189,7 +194,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     let control = Arc::new(Control {
         config,
         clock: clock.clone(),
-        state: Mutex::new(control::ControlState { publisher, engine: Engine::new(), overrides, geo_seen }),
+        state: Mutex::new(control::ControlState { publisher, engine: Engine::new(), overrides, geo_seen, events: event_set, pending: None }),
         events: Arc::clone(&events),
         store,
         probe_tx,
@@ -253,8 +258,9 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         tokio::select! {
             _ = hup.recv() => {
                 sd_notify("RELOADING=1");
-                match running.control.reload_logged("SIGHUP").await {
+                match running.control.reload_logged("SIGHUP", None).await {
                     Ok(generation) => sd_notify(&format!("READY=1\nSTATUS=serving generation {generation}")),
+                    Err((serving, control::ReloadError::Frozen(p))) => sd_notify(&format!("READY=1\nSTATUS=change pending, frozen by {}; serving generation {serving}", p.event)),
                     Err((serving, _)) => sd_notify(&format!("READY=1\nSTATUS=reload failed; serving generation {serving}")),
                 }
             }

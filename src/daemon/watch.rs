@@ -62,6 +62,8 @@ pub struct Targets {
     pub geo_dir: PathBuf,
     /// The GeoIP file's name.
     pub geo_name: OsString,
+    /// The events directory, canonical, when it exists.
+    pub events: Option<PathBuf>,
 }
 
 impl Targets {
@@ -74,12 +76,24 @@ impl Targets {
             path: geoip.to_path_buf(),
             source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file name"),
         })?;
-        Ok(Targets { zones: canonical(zones)?, geo_dir: canonical(parent)?, geo_name })
+        Ok(Targets { zones: canonical(zones)?, geo_dir: canonical(parent)?, geo_name, events: None })
+    }
+
+    /// Also watch the events directory (`events/*.yaml`), if it exists.
+    pub fn with_events(mut self, events: &Path) -> Targets {
+        self.events = std::fs::canonicalize(events).ok().filter(|p| p.is_dir());
+        self
     }
 
     /// The directories to watch (one if the GeoIP file sits among the zones).
     pub fn dirs(&self) -> Vec<&Path> {
-        if self.zones == self.geo_dir { vec![&self.zones] } else { vec![&self.zones, &self.geo_dir] }
+        let mut dirs: Vec<&Path> = vec![&self.zones];
+        for d in [Some(&self.geo_dir), self.events.as_ref()].into_iter().flatten() {
+            if !dirs.contains(&d.as_path()) {
+                dirs.push(d);
+            }
+        }
+        dirs
     }
 
     /// Does a change of `path` concern the served configuration? Zone files are the
@@ -91,7 +105,8 @@ impl Targets {
             return true;
         }
         let Some(text) = name.to_str() else { return false };
-        dir == self.zones && !text.starts_with('.') && !text.ends_with('~') && (text.ends_with(".yaml") || text.ends_with(".yml"))
+        let yaml = !text.starts_with('.') && !text.ends_with('~') && (text.ends_with(".yaml") || text.ends_with(".yml"));
+        yaml && (dir == self.zones || self.events.as_deref() == Some(dir))
     }
 
     /// Should this event trigger a reload? Opens, reads and closes after reading are not
@@ -113,7 +128,7 @@ impl Targets {
 /// Start watching and spawn the task that reloads on changes; the task (and with it the
 /// watcher's thread) ends when `stop` is cancelled.
 pub(super) fn spawn(control: Arc<Control>, stop: CancellationToken, tasks: &mut JoinSet<()>) -> Result<Targets, WatchError> {
-    let targets = Targets::new(&control.config.zones, &control.config.geoip)?;
+    let targets = Targets::new(&control.config.zones, &control.config.geoip)?.with_events(&control.config.events);
     // One slot: a pending signal means "reload once more"; further events while it is
     // pending add nothing. `try_send` never blocks notify's thread.
     let (tx, rx) = mpsc::channel::<()>(1);
@@ -144,7 +159,7 @@ pub(super) fn spawn(control: Arc<Control>, stop: CancellationToken, tasks: &mut 
 
 async fn reload_on_change(control: Arc<Control>, mut rx: mpsc::Receiver<()>, stop: CancellationToken) {
     while debounce(&mut rx, &stop, QUIET, MAX_DELAY).await {
-        let _ = control.reload_logged("file").await;
+        let _ = control.reload_logged("file", None).await;
     }
 }
 
@@ -175,7 +190,7 @@ mod tests {
     use notify::event::{CreateKind, DataChange, Flag, ModifyKind, RemoveKind, RenameMode};
 
     fn targets() -> Targets {
-        Targets { zones: PathBuf::from("/etc/cdnsteer/zones"), geo_dir: PathBuf::from("/var/lib/geo"), geo_name: OsString::from("db.mmdb") }
+        Targets { zones: PathBuf::from("/etc/cdnsteer/zones"), geo_dir: PathBuf::from("/var/lib/geo"), geo_name: OsString::from("db.mmdb"), events: None }
     }
 
     fn event(kind: EventKind, paths: &[&str]) -> Event {

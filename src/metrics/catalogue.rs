@@ -12,7 +12,7 @@ const fn family(name: &'static str, kind: Kind, help: &'static str) -> Family {
 /// Always 1, labelled with the version.
 pub const BUILD_INFO: Family = family("cdnsteer_build_info", Kind::Gauge, "Always 1; the version label says which cdnsteer build is running.");
 /// Zone/GeoIP reloads, by result.
-pub const RELOADS: Family = family("cdnsteer_reloads_total", Kind::Counter, "Configuration reloads, by result (ok or failed; a failed reload keeps the previous generation).");
+pub const RELOADS: Family = family("cdnsteer_reloads_total", Kind::Counter, "Configuration reloads, by result (ok; failed, or frozen by an event's change freeze: both keep the previous generation).");
 /// Telemetry measurements received on the admin API, by result.
 pub const TELEMETRY: Family = family(
     "cdnsteer_telemetry_measurements_total",
@@ -165,8 +165,15 @@ pub const DNS_DROPPED: Family = family(
     "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0).",
 );
 
+/// 1 while a change freeze holds a reload back.
+pub const CHANGE_PENDING: Family = family(
+    "cdnsteer_change_pending_frozen",
+    Kind::Gauge,
+    "1 while an event's change freeze holds a reload back (the previous configuration keeps serving until the window ends or a forced reload), else 0.",
+);
+
 /// The families that go through the `metrics` recorder; `init` describes them.
-pub const RECORDED: &[Family] = &[BUILD_INFO, RELOADS, TELEMETRY, TELEMETRY_BATCHES, OBSERVATIONS_DROPPED];
+pub const RECORDED: &[Family] = &[BUILD_INFO, RELOADS, TELEMETRY, TELEMETRY_BATCHES, OBSERVATIONS_DROPPED, CHANGE_PENDING];
 
 /// Every family served at `/metrics`, in scrape order.
 pub const CATALOGUE: &[Family] = &[
@@ -175,6 +182,7 @@ pub const CATALOGUE: &[Family] = &[
     TELEMETRY,
     TELEMETRY_BATCHES,
     OBSERVATIONS_DROPPED,
+    CHANGE_PENDING,
     GENERATION,
     CDN_SHARE,
     CDN_SCORE,

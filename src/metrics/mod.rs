@@ -98,9 +98,10 @@ pub fn init() -> Option<&'static PrometheusHandle> {
                 }
             }
             metrics::gauge!(BUILD_INFO.name, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-            for result in ["ok", "failed"] {
+            for result in ["ok", "failed", "frozen"] {
                 metrics::counter!(RELOADS.name, "result" => result).absolute(0);
             }
+            metrics::gauge!(CHANGE_PENDING.name).set(0.0);
             for result in ["accepted", "rejected"] {
                 metrics::counter!(TELEMETRY.name, "result" => result).absolute(0);
                 metrics::counter!(TELEMETRY_BATCHES.name, "result" => result).absolute(0);

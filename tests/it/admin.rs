@@ -43,7 +43,7 @@ impl Operations for NoOperations {
     async fn remove_override(&self, id: &str, _: &str) -> Result<Override, OpError> {
         Err(OpError::Override(OverrideError::NotFound(id.to_string())))
     }
-    async fn reload(&self, _: &str) -> ReloadOutcome {
+    async fn reload(&self, _: &str, _: Option<String>) -> ReloadOutcome {
         ReloadOutcome::Refused { generation: 1, diagnostics: Vec::new(), error: Some("no control plane in this test".into()) }
     }
 }

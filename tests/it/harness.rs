@@ -37,6 +37,11 @@ pub struct TestServer {
 
 /// Start the real server on 127.0.0.1 with an OS-chosen port.
 pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
+    start_with(zones, geoip, |_| {}).await
+}
+
+/// `start`, with the config adjusted by `adjust` before the server starts.
+pub async fn start_with(zones: &Path, geoip: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let flags = Flags {
         zones: Some(zones.to_path_buf()),
         geoip: Some(geoip.to_path_buf()),
@@ -50,9 +55,12 @@ pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
     // repository.
     let state = tempfile::tempdir().expect("state dir");
     config.state_dir = state.path().to_path_buf();
+    // No events unless a test writes them (the repository's events/ names the bundled zone).
+    config.events = state.path().join("events");
     // These tests reload explicitly and count generations; the file watcher is tested on the
     // real binary (`reload.rs`).
     config.watch = false;
+    adjust(&mut config);
     let running = daemon::start(config).await.expect("server starts");
     TestServer { udp: running.udp[0], tcp: running.tcp[0], running, _state: state }
 }

@@ -18,5 +18,6 @@ mod admin;
 mod steering;
 mod operations;
 mod cli;
+mod event;
 mod metrics;
 mod reload;

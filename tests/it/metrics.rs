@@ -152,7 +152,9 @@ async fn dns_metrics_pass_promtool_and_count_what_happened() {
         admin_listen: Some(AdminListen::At(SocketAddr::from(([127, 0, 0, 1], 0)))),
         ..Flags::default()
     };
-    let config = Config::load(Some(&config_path), &flags).expect("config");
+    let mut config = Config::load(Some(&config_path), &flags).expect("config");
+    config.state_dir = dir.path().join("state");
+    config.events = dir.path().join("events");
     assert_eq!(config.metrics_max_names, 1);
     let running = daemon::start(config).await.expect("server starts");
     let (udp_addr, tcp_addr) = (running.udp[0], running.tcp[0]);

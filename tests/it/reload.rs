@@ -48,6 +48,8 @@ impl Daemon {
             .arg(geoip)
             .arg("--state-dir")
             .arg(state.path())
+            .arg("--events")
+            .arg(state.path().join("events"))
             .arg("--admin-token-file")
             .arg(&token_file)
             .env("RUST_LOG", "info")

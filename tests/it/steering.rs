@@ -107,6 +107,7 @@ async fn start(dir: &std::path::Path, zone_text: &str, token: Option<&str>) -> R
     let mut config = Config::load(None, &overrides).expect("config");
     config.admin_tokens = token.map(|t| vec![cdnsteer::config::NamedToken { name: "test".into(), token: t.to_string() }]).unwrap_or_default();
     config.state_dir = dir.join("state");
+    config.events = dir.join("events");
     daemon::start(config).await.expect("server starts")
 }
 

@@ -24,6 +24,9 @@ async fn start_with(idle: Duration, max_connections: usize) -> daemon::Running {
     let mut config = Config::load(None, &overrides).expect("config");
     config.listen.tcp_idle = idle;
     config.listen.tcp_max_connections = max_connections;
+    // State (the generated admin token) in a directory of its own, kept while the server runs.
+    let state = tempfile::tempdir().expect("state dir");
+    config.state_dir = state.keep();
     daemon::start(config).await.expect("start")
 }
 

@@ -303,6 +303,8 @@ fn every_code_has_a_fixture_or_a_special_test() {
             Code::NoZones => no_zones_error().0,
             Code::DuplicateZone => duplicate_zone_error(),
             Code::InvalidSetting => invalid_setting_error().0,
+            Code::InvalidEvent => event_error("end: 2026-12-01T18:00:00+09:00"),
+            Code::UnknownName => event_error("names: [nope.example.com]"),
             other => panic!(
                 "code `{other}` has no fixture: add tests/fixtures/zones/invalid/{other}.yaml (and an EXPECT entry) \
                  or a special scenario here"
@@ -314,6 +316,16 @@ fn every_code_has_a_fixture_or_a_special_test() {
 
 // ---------------------------------------------------------------------------------------------
 // Codes that do not come from a single zone file
+
+/// An event file (checked against the bundled zones) with one line replaced.
+fn event_error(replace: &str) -> LoadError {
+    let zones = zone::load_dir(&repo().join("zones")).expect("bundled zones");
+    let good = "version: 1\nevent: final\nstart: 2026-12-01T19:00:00+09:00\nend: 2026-12-01T22:00:00+09:00\nnames: [live.example.com]\n";
+    cdnsteer::event::load_texts(&[(PathBuf::from("good.yaml"), good.to_string())], &zones, Diagnostics::new()).expect("the unchanged event loads");
+    let key = replace.split(':').next().unwrap_or_default();
+    let text: String = good.lines().map(|l| if l.starts_with(key) { format!("{replace}\n") } else { format!("{l}\n") }).collect();
+    cdnsteer::event::load_texts(&[(PathBuf::from("final.yaml"), text)], &zones, Diagnostics::new()).expect_err("a broken event")
+}
 
 fn io_error() -> LoadError {
     let missing = std::env::temp_dir().join(format!("cdnsteer-zone-check-{}-does-not-exist", std::process::id()));
