@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use cdnsteer::cli::feed as operate_feed;
 use cdnsteer::cli::operate::{self, AddArgs, Output};
 use cdnsteer::cli::{Cli, Command, LogFormatArg, OverrideAction};
 use cdnsteer::config::{Config, LogFormat, Flags};
@@ -58,6 +59,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 OverrideAction::Remove { id } => rt.block_on(operate::override_remove(&admin, &token()?, &id, json))?,
             };
             Ok(print(out))
+        }
+        Command::Feed(args) => {
+            let token = cdnsteer::admin::client::find_token(args.token_file.as_deref(), &args.state_dir)?;
+            let secs = |text: &str| cdnsteer::timestamp::parse_duration(text).map(|ms| ms / 1000).map_err(anyhow::Error::msg);
+            let degrade = match args.degrade.as_str() {
+                "none" => None,
+                d => Some(d.split_once(':').map(|(c, r)| (c.to_string(), r.to_string())).ok_or_else(|| anyhow::anyhow!("--degrade `{d}`; expected CDN:REGION, e.g. cloudfront:KR, or none"))?),
+            };
+            let plan = operate_feed::FeedPlan {
+                admin: args.admin,
+                token,
+                duration_secs: secs(&args.duration)?,
+                every_secs: args.every,
+                degrade,
+                at_secs: secs(&args.at)?,
+                for_secs: secs(&args.for_)?,
+                viewers: args.viewers,
+            };
+            Ok(print(runtime()?.block_on(operate_feed::feed(&plan))?))
         }
         Command::Reload { admin, token_file, state_dir, force, reason } => {
             let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;

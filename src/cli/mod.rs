@@ -1,6 +1,7 @@
 //! Command-line interface: `serve`, `check`, and the operator commands that talk to a
 //! running server's admin API (`explain`, `override`, `reload`; bodies in `operate`).
 
+pub mod feed;
 pub mod operate;
 
 use std::net::SocketAddr;
@@ -122,6 +123,9 @@ pub enum Command {
         #[arg(long, global = true)]
         json: bool,
     },
+    /// Play generated player telemetry into a running server (one CDN degrading in one region
+    /// for a while), for demos and rehearsals.
+    Feed(FeedArgs),
     /// Reload zones, events and GeoIP on a running server; prints the new generation or every
     /// problem, or that an event's change freeze holds the change.
     Reload {
@@ -141,6 +145,38 @@ pub enum Command {
         #[arg(long, default_value = "state")]
         state_dir: PathBuf,
     },
+}
+
+/// `cdnsteer feed`: generated player telemetry for demos and rehearsals.
+#[derive(Debug, clap::Args)]
+pub struct FeedArgs {
+    /// Admin API of the running server.
+    #[arg(long, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
+    pub admin: String,
+    /// Token file; else $CDNSTEER_TOKEN, else STATE_DIR/admin.token.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Where `serve` keeps its generated token.
+    #[arg(long, default_value = "state")]
+    pub state_dir: PathBuf,
+    /// How long to play: 3m, 90s.
+    #[arg(long, default_value = "3m")]
+    pub duration: String,
+    /// Window length, seconds.
+    #[arg(long, default_value_t = 2)]
+    pub every: u64,
+    /// CDN:REGION that degrades (e.g. cloudfront:KR); `none` for a healthy stream.
+    #[arg(long, default_value = "cloudfront:KR")]
+    pub degrade: String,
+    /// When it starts degrading, into the feed: 60s.
+    #[arg(long, default_value = "60s")]
+    pub at: String,
+    /// How long it stays degraded: 90s.
+    #[arg(long = "for", default_value = "90s")]
+    pub for_: String,
+    /// Concurrent viewers across all regions at the peak.
+    #[arg(long, default_value_t = 1_800_000)]
+    pub viewers: u64,
 }
 
 /// `cdnsteer override ...`.
