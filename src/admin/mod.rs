@@ -13,6 +13,7 @@
 //! | DELETE | `/api/v1/overrides/{id}` | remove one (token); 200 with the removed override, 404 |
 //! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
+//! | GET | `/dashboard`, `/api/v1/dashboard`, `/api/v1/stream` | the live dashboard, its backfill and its event stream ([`dashboard`]) |
 //!
 //! Read endpoints need no token (who may read is decided by the listener's address); every
 //! mutation needs `Authorization: Bearer <token>`, and the token's name is recorded in the
@@ -39,6 +40,7 @@
 //! 5. The observations go to the health engine in order; if it has stopped, 503.
 
 pub mod client;
+pub mod dashboard;
 pub mod explain;
 pub mod operate;
 pub mod ops;
@@ -97,6 +99,8 @@ pub struct AdminState {
     pub steering: SteeringCounters,
     /// Probe durations and failures.
     pub probes: ProbeStats,
+    /// The live dashboard: its data source and the hub its streams follow.
+    pub dashboard: dashboard::Dashboard,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -130,6 +134,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides", get(operate::list_overrides).post(operate::add_override))
         .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
         .route("/api/v1/reload", post(operate::reload))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -139,8 +144,9 @@ pub fn router(state: AdminState) -> Router {
 /// flight and return.
 pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, stop: CancellationToken) -> Result<(), AdminError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, tokens = state.tokens.len(), "admin API listening");
+        tracing::info!(%addr, tokens = state.tokens.len(), "admin API listening; dashboard at http://{addr}/dashboard");
     }
+    state.dashboard.spawn(state.clone(), stop.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
@@ -160,7 +166,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>, field: Optio
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
+    error(StatusCode::NOT_FOUND, "no such endpoint; see /dashboard, /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
 }
 
 /// `GET /metrics`: every family of `metrics::CATALOGUE` in the Prometheus text format (HELP
@@ -398,8 +404,8 @@ async fn intake(state: &AdminState, request: Request) -> Response {
         }
     };
     let known = telemetry::Known::of(&state.reader.load_full().zones);
-    let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
-        Ok(accepted) => accepted.observations,
+    let (observations, qoe) = match telemetry::validate(&batch, &known, state.clock.now()) {
+        Ok(accepted) => (accepted.observations, accepted.qoe),
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
             metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
@@ -416,6 +422,7 @@ async fn intake(state: &AdminState, request: Request) -> Response {
             return error(StatusCode::SERVICE_UNAVAILABLE, "the health engine is not running; telemetry cannot be used now", None);
         }
     }
+    state.dashboard.qoe(&qoe);
     tracing::debug!(source = %batch.source, accepted, "telemetry accepted");
     (StatusCode::ACCEPTED, Json(Accepted { accepted })).into_response()
 }

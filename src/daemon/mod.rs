@@ -215,7 +215,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, dashboard: admin::dashboard::Dashboard::in_memory(now) };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {
