@@ -97,6 +97,8 @@ pub struct AdminState {
     pub steering: SteeringCounters,
     /// Probe durations and failures.
     pub probes: ProbeStats,
+    /// The history: QoE from telemetry and annotations go in; annotations are read back.
+    pub history: crate::history::HistoryHandle,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -178,6 +180,7 @@ async fn prometheus(State(state): State<AdminState>) -> Response {
         state.steering.render(&snapshot.zones, &mut body);
         state.probes.render(&mut body);
         state.dns.render(&snapshot, &mut body);
+        state.history.stats().render(&mut body);
         body
     })
     .await;
@@ -393,8 +396,8 @@ async fn intake(state: &AdminState, request: Request) -> Response {
         }
     };
     let known = telemetry::Known::of(&state.reader.load_full().zones);
-    let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
-        Ok(accepted) => accepted.observations,
+    let (observations, qoe) = match telemetry::validate(&batch, &known, state.clock.now()) {
+        Ok(accepted) => (accepted.observations, accepted.qoe),
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
             metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
@@ -410,6 +413,11 @@ async fn intake(state: &AdminState, request: Request) -> Response {
             tracing::warn!(source = %batch.source, "telemetry arrived but the health engine is not running");
             return error(StatusCode::SERVICE_UNAVAILABLE, "the health engine is not running; telemetry cannot be used now", None);
         }
+    }
+    // The engine has the observations (and sends them to the history as it takes them); the
+    // viewer-experience fields go to the history from here.
+    if !qoe.is_empty() {
+        state.history.send(crate::history::Record::Qoe(qoe));
     }
     tracing::debug!(source = %batch.source, accepted, "telemetry accepted");
     (StatusCode::ACCEPTED, Json(Accepted { accepted })).into_response()
