@@ -13,6 +13,8 @@
 //! | DELETE | `/api/v1/overrides/{id}` | remove one (token); 200 with the removed override, 404 |
 //! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
+//! | POST | `/api/v1/annotations` | a note on the timeline (token): `{"text", "author", "at"}` ([`annotations`]); 201 with its id |
+//! | GET | `/api/v1/annotations?from=&to=` | annotations in a window (RFC 3339; default the last 24 hours) |
 //!
 //! Read endpoints need no token (who may read is decided by the listener's address); every
 //! mutation needs `Authorization: Bearer <token>`, and the token's name is recorded in the
@@ -38,6 +40,7 @@
 //!    used.
 //! 5. The observations go to the health engine in order; if it has stopped, 503.
 
+pub mod annotations;
 pub mod client;
 pub mod explain;
 pub mod operate;
@@ -132,6 +135,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides", get(operate::list_overrides).post(operate::add_override))
         .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
         .route("/api/v1/reload", post(operate::reload))
+        .route("/api/v1/annotations", get(annotations::list).post(annotations::add))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -34,7 +34,7 @@ pub const MAX_BATCH: usize = 5_000;
 pub const MAX_PENDING: usize = 200_000;
 /// First retry after a failed write, ms; doubles up to `MAX_RETRY_MS`.
 const FIRST_RETRY_MS: u64 = 500;
-const MAX_RETRY_MS: u64 = 30_000;
+const MAX_RETRY_MS: u64 = 5_000;
 /// Retention and downsampling run this often (sooner while they have work left).
 const MAINTAIN_EVERY: Duration = Duration::from_secs(300);
 /// While degraded, or while records are dropped at the queue, a reminder this often.

@@ -20,3 +20,4 @@ mod operations;
 mod cli;
 mod metrics;
 mod reload;
+mod history;
