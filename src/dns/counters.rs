@@ -363,6 +363,21 @@ impl DnsCounters {
         }
         render_totals(&totals, &layout, out);
     }
+
+    /// Steered answers so far per (name, region, CDN), names past `max_names` as `_other`,
+    /// summed as a scrape sums them (the history takes deltas of these at an interval).
+    /// Series with no answer yet are left out.
+    pub fn steered_totals(&self) -> Vec<(Arc<str>, Arc<str>, Arc<str>, u64)> {
+        let (mut totals, blocks) = {
+            let state = self.shared.lock();
+            let blocks: Vec<Arc<Block>> = state.blocks.iter().map(|(_, b)| Arc::clone(b)).collect();
+            (state.folded.clone(), blocks)
+        };
+        for block in &blocks {
+            totals.add(block);
+        }
+        totals.steered.into_iter().map(|((name, region, cdn), n)| (name, region, cdn, n)).collect()
+    }
 }
 
 fn render_totals(totals: &Totals, layout: &Layout, out: &mut String) {
