@@ -14,6 +14,8 @@
 //! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
 //! | GET | `/dashboard`, `/api/v1/dashboard`, `/api/v1/stream` | the live dashboard, its backfill and its event stream ([`dashboard`]) |
+//! | POST | `/api/v1/annotations` | a note on the timeline (token): `{"text", "author", "at"}` ([`annotations`]); 201 with its id |
+//! | GET | `/api/v1/annotations?from=&to=` | annotations in a window (RFC 3339; default the last 24 hours) |
 //!
 //! Read endpoints need no token (who may read is decided by the listener's address); every
 //! mutation needs `Authorization: Bearer <token>`, and the token's name is recorded in the
@@ -39,6 +41,7 @@
 //!    used.
 //! 5. The observations go to the health engine in order; if it has stopped, 503.
 
+pub mod annotations;
 pub mod client;
 pub mod dashboard;
 pub mod explain;
@@ -101,6 +104,8 @@ pub struct AdminState {
     pub probes: ProbeStats,
     /// The live dashboard: its data source and the hub its streams follow.
     pub dashboard: dashboard::Dashboard,
+    /// The history: QoE from telemetry and annotations go in; annotations are read back.
+    pub history: crate::history::HistoryHandle,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -134,6 +139,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides", get(operate::list_overrides).post(operate::add_override))
         .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
         .route("/api/v1/reload", post(operate::reload))
+        .route("/api/v1/annotations", get(annotations::list).post(annotations::add))
         .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -184,6 +190,7 @@ async fn prometheus(State(state): State<AdminState>) -> Response {
         state.steering.render(&snapshot.zones, &mut body);
         state.probes.render(&mut body);
         state.dns.render(&snapshot, &mut body);
+        state.history.stats().render(&mut body);
         body
     })
     .await;
@@ -423,6 +430,11 @@ async fn intake(state: &AdminState, request: Request) -> Response {
         }
     }
     state.dashboard.qoe(&qoe);
+    // The engine has the observations (and sends them to the history as it takes them); the
+    // viewer-experience fields go to the history from here.
+    if !qoe.is_empty() {
+        state.history.send(crate::history::Record::Qoe(qoe));
+    }
     tracing::debug!(source = %batch.source, accepted, "telemetry accepted");
     (StatusCode::ACCEPTED, Json(Accepted { accepted })).into_response()
 }
