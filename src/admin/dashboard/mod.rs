@@ -15,14 +15,17 @@
 //! The page's actions (annotate, drain, undrain) call the existing mutating endpoints with
 //! the bearer token the operator types once (kept in the tab's `sessionStorage`).
 //!
-//! Where the data comes from is one boundary, [`source::DashboardSource`]: the in-memory
-//! [`memory::Recorder`] (this process's rows; filled by the hub's sampler and the telemetry
-//! intake) until the history database backs it.
+//! Where the data comes from is one boundary, [`source::DashboardSource`]: the history
+//! database ([`history::HistorySource`]: row ids survive restarts, so a browser resumes
+//! where it was), or, when history is off or its database cannot be opened, the in-memory
+//! [`memory::Recorder`] (this process's rows, filled by the hub's sampler and the telemetry
+//! intake; a browser reconnecting to a new process loads its backfill again).
 //!
 //! Nothing here is on the DNS path: the hub reads the served snapshot with one `load` and the
 //! control plane at most once a second, on the admin runtime.
 
 pub mod assets;
+pub mod history;
 pub mod hub;
 pub mod memory;
 pub mod source;
@@ -83,6 +86,12 @@ impl Dashboard {
         let recorder = Arc::new(Recorder::new(now));
         let source: Arc<dyn DashboardSource> = recorder.clone();
         Dashboard::with(source, Some(recorder))
+    }
+
+    /// A dashboard over the history database at `path` (answers counted every
+    /// `answers_interval_ms`): ids that survive restarts, backfill from the database.
+    pub fn over_history(path: std::path::PathBuf, answers_interval_ms: Millis) -> Dashboard {
+        Dashboard::with(Arc::new(history::HistorySource::new(path, answers_interval_ms)), None)
     }
 
     fn with(source: Arc<dyn DashboardSource>, recorder: Option<Arc<Recorder>>) -> Dashboard {

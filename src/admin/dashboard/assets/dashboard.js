@@ -891,7 +891,9 @@
   $('unlock').addEventListener('click', () => { if (session.token) { session.clear(); renderUnlock(); } else needToken(); });
   $('annotate').addEventListener('submit', annotate);
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closePop(); });
-  document.addEventListener('click', (e) => { const pop = $('pop'); if (!pop.hidden && !pop.contains(e.target) && !e.target.closest('td.cell')) closePop(); });
+  // composedPath: the path when the click happened (a button that re-renders the popover is
+  // no longer inside it by the time the click bubbles up here).
+  document.addEventListener('click', (e) => { const pop = $('pop'); const path = e.composedPath(); if (!pop.hidden && !path.includes(pop) && !path.some((n) => n.classList && n.classList.contains('cell'))) closePop(); });
   window.addEventListener('resize', () => { const size = chartSize(); for (const id of Object.keys(charts)) charts[id].u.setSize(size); });
   setInterval(() => { renderClock(); tickOverrides(); renderConn(); }, 1000);
   setInterval(() => { updateAudience(); renderCharts(); }, 2000);
