@@ -379,7 +379,7 @@ async fn the_dashboard_in_a_real_browser_follows_a_fault_annotates_and_drains_wh
         tokio::spawn(async move {
             let mut i = 0u32;
             while !stop.is_cancelled() {
-                let subnet = if i % 3 == 0 { format!("133.242.{}.0/24", i % 250) } else { format!("211.234.{}.0/24", i % 250) };
+                let subnet = if i.is_multiple_of(3) { format!("133.242.{}.0/24", i % 250) } else { format!("211.234.{}.0/24", i % 250) };
                 let ask = crate::harness::Ask::new("live.example.com.", hickory_proto::rr::RecordType::A).ecs(&subnet);
                 let _ = crate::harness::udp_raw(dns, &ask.bytes(), Duration::from_millis(500)).await;
                 i += 1;

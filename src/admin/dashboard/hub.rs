@@ -118,10 +118,10 @@ pub async fn run(state: AdminState, source: Arc<dyn DashboardSource>, recorder: 
         if let Some(rec) = &recorder {
             let (events, next) = state.events.after(sampler.decisions_seen().unwrap_or(0));
             sampler.decisions(next, events, rec);
-            if round % 4 == 0 {
+            if round.is_multiple_of(4) {
                 sampler.signals(&*state.ops.signals().await, rec);
             }
-            if round % 8 == 0 {
+            if round.is_multiple_of(8) {
                 sampler.answers(state.dns.steered_totals(), now, rec);
             }
         }

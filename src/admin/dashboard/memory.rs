@@ -193,12 +193,12 @@ pub fn aggregate(q: &BackfillQuery, rows: &[Row], last_id: RowId, since: Millis)
             _ => {}
         }
     }
-    for (c, s) in series.iter_mut().enumerate() {
+    for (((s, sums), shares), qoe) in series.iter_mut().zip(&sums).zip(&shares).zip(&qoe) {
         let mut k = 0;
         let mut level: Option<&ShareRow> = None;
         for i in 0..n {
-            while k < shares[c].len() && shares[c][k].at < end_of(i) {
-                level = Some(shares[c][k]);
+            while let Some(row) = shares.get(k).filter(|r| r.at < end_of(i)) {
+                level = Some(*row);
                 k += 1;
             }
             if let Some(l) = level {
@@ -206,8 +206,8 @@ pub fn aggregate(q: &BackfillQuery, rows: &[Row], last_id: RowId, since: Millis)
                 s.score[i] = l.score;
                 s.state[i] = Some(l.state);
             }
-            sums[c][i].write(s, i);
-            let (viewers, rebuffer) = viewers_at(&qoe[c], end_of(i).min(q.to));
+            sums[i].write(s, i);
+            let (viewers, rebuffer) = viewers_at(qoe, end_of(i).min(q.to));
             s.viewers[i] = viewers;
             s.rebuffer_ratio[i] = rebuffer;
         }
@@ -317,6 +317,9 @@ fn viewers_at(per_region: &HashMap<&str, Vec<&QoeRow>>, t: Millis) -> (Option<f6
     (any_viewers.then_some(viewers), (weight > 0.0).then(|| rebuffer / weight))
 }
 
+/// Steered answers so far of one (name, region, CDN), as `DnsCounters::steered_totals` gives them.
+pub type AnswerTotal = (std::sync::Arc<str>, std::sync::Arc<str>, std::sync::Arc<str>, u64);
+
 /// What the sampler saw last of one share series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Level {
@@ -411,7 +414,7 @@ impl Sampler {
     }
 
     /// Answers rows from the DNS counters' totals (per name, region, CDN) since the last call.
-    pub fn answers(&mut self, totals: Vec<(std::sync::Arc<str>, std::sync::Arc<str>, std::sync::Arc<str>, u64)>, now: Millis, rec: &Recorder) {
+    pub fn answers(&mut self, totals: Vec<AnswerTotal>, now: Millis, rec: &Recorder) {
         let since = self.answers_since.replace(now);
         let mut rows = Vec::new();
         for (name, region, cdn, total) in totals {

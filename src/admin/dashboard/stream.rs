@@ -49,8 +49,8 @@ impl Follow {
         match row {
             Row::Share(r) => r.name == self.name,
             Row::Answers(r) => r.name == self.name,
-            Row::Signal(r) => self.cdns.iter().any(|c| *c == r.cdn),
-            Row::Qoe(r) => self.cdns.iter().any(|c| *c == r.cdn),
+            Row::Signal(r) => self.cdns.contains(&r.cdn),
+            Row::Qoe(r) => self.cdns.contains(&r.cdn),
             Row::Event(r) => r.name.as_deref().is_none_or(|n| n == self.name || n == "*"),
         }
     }
@@ -138,16 +138,16 @@ pub async fn run(task: StreamTask, mut tx: Sender<Bytes, Infallible>) {
         return;
     }
     let status = status_rx.borrow_and_update().clone();
-    if let Some(json) = status {
-        if tx.send_data(message("status", None, &json)).await.is_err() {
-            return;
-        }
+    if let Some(json) = status
+        && tx.send_data(message("status", None, &json)).await.is_err()
+    {
+        return;
     }
     let plan = plans_rx.borrow_and_update().of(&follow.name);
-    if let Some(json) = plan {
-        if tx.send_data(message("plan", None, &json)).await.is_err() {
-            return;
-        }
+    if let Some(json) = plan
+        && tx.send_data(message("plan", None, &json)).await.is_err()
+    {
+        return;
     }
     // Catch up from the page's id (subscribed first, so nothing falls between).
     let mut sent: RowId = match resume {
@@ -189,10 +189,10 @@ pub async fn run(task: StreamTask, mut tx: Sender<Bytes, Infallible>) {
                     return;
                 }
                 let plan = plans_rx.borrow_and_update().of(&follow.name);
-                if let Some(json) = plan {
-                    if tx.send_data(message("plan", None, &json)).await.is_err() {
-                        return;
-                    }
+                if let Some(json) = plan
+                    && tx.send_data(message("plan", None, &json)).await.is_err()
+                {
+                    return;
                 }
             }
             changed = status_rx.changed() => {
@@ -200,10 +200,10 @@ pub async fn run(task: StreamTask, mut tx: Sender<Bytes, Infallible>) {
                     return;
                 }
                 let status = status_rx.borrow_and_update().clone();
-                if let Some(json) = status {
-                    if tx.send_data(message("status", None, &json)).await.is_err() {
-                        return;
-                    }
+                if let Some(json) = status
+                    && tx.send_data(message("status", None, &json)).await.is_err()
+                {
+                    return;
                 }
             }
             _ = tokio::time::sleep(KEEP_ALIVE) => {

@@ -55,7 +55,7 @@ fn names_are_found_with_or_without_the_dot_and_unknown_ones_are_refused() {
     assert_eq!(resolve_name(&names, None).ok(), Some("live.example.com.".into()));
     assert_eq!(resolve_name(&names, Some("VOD.example.com")).ok(), Some("vod.example.com.".into()));
     assert_eq!(resolve_name(&names, Some("vod.example.com.")).ok(), Some("vod.example.com.".into()));
-    let refused = resolve_name(&names, Some("www.example.com")).err().expect("refused");
+    let refused = resolve_name(&names, Some("www.example.com")).expect_err("refused");
     assert_eq!(refused.status(), StatusCode::NOT_FOUND);
     assert!(resolve_name(&[], None).is_err());
 }

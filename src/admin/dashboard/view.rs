@@ -195,6 +195,6 @@ impl StatusView {
     pub fn key(&self) -> String {
         let events: Vec<(&str, &str, bool)> = self.events.events.iter().map(|e| (e.name.as_str(), e.phase, e.freeze)).collect();
         let overrides: Vec<(&str, bool)> = self.overrides.iter().map(|o| (o.item.id.as_str(), o.dormant)).collect();
-        format!("{}|{events:?}|{:?}|{overrides:?}", self.generation, self.events.pending)
+        format!("{events:?}|{:?}|{overrides:?}", self.events.pending)
     }
 }

@@ -471,9 +471,22 @@
     if (r.kind === 'decision') {
       if (r.data && r.data.fails_open) return ['failopen', 'fail-open'];
       if (/-> down|failing open/.test(r.text)) return ['down', 'down'];
+      if (/-> up|recover/.test(r.text)) return ['up', 'up'];
+      if (r.data && r.data.overrides && r.data.overrides.length && /(drained|pinned|weighted) by /.test(r.text)) return ['override', 'operator'];
       return ['shares', 'shares'];
     }
     return [r.kind, r.kind === 'annotation' ? 'note' : r.kind];
+  }
+  /** An event's text for people: override audit rows say what, where, who and why. */
+  function logText(r) {
+    if (r.kind === 'override' && r.data && (r.data.after || r.data.before)) {
+      const o = r.data.after && Object.keys(r.data.after).length ? r.data.after : r.data.before;
+      const verb = { 'override.add': 'added', 'override.remove': 'removed', 'override.expire': 'expired' }[r.data.what] || r.data.what;
+      const scope = (o.region ? short(o.region) : 'every region') + (o.name ? '' : ', every name');
+      const by = r.data.what === 'override.expire' ? '' : ' by ' + (o.author || r.data.author || '?') + ' (' + (r.who || '?') + ')';
+      return o.kind + ' ' + o.cdn + ' in ' + scope + ' ' + verb + by + (o.reason && verb === 'added' ? ': ' + o.reason : '') + ' [' + o.id + ']';
+    }
+    return r.text + (r.who && r.kind === 'annotation' ? ' — ' + r.who : '');
   }
   function addLog(r, live) {
     if (S.log.some((x) => x.id === r.id)) return;
@@ -482,21 +495,26 @@
     if (r.kind === 'annotation') { S.notes.push(r); scheduleCharts(); }
     if (live) renderLogItem(r, true);
   }
-  // Share moves repeat (a region converging tick by tick): consecutive moves of one region
-  // with the same kind of reason fold into one line with a count.
+  // Share moves repeat (a region converging tick by tick): moves of one region with the same
+  // kind of reason fold into one line with a count.
   const gist = (r) => (r.region || '') + '|' + r.text.replace(/\(.*$/, '');
   function renderLogItem(r, fresh) {
     const [k, word] = logKind(r);
     const log = $('log');
-    const top = log.firstElementChild;
-    if (k === 'shares' && top && top.dataset.kind === 'shares' && top.dataset.gist === gist(r)) {
-      const n = Number(top.dataset.count || '1') + 1;
-      top.dataset.count = String(n);
-      top.dataset.id = r.id;
-      top.querySelector('time').textContent = clockTime(r.at);
-      top.querySelector('.k').textContent = word + ' ×' + n;
-      top.querySelector('.body').textContent = r.text;
-      return;
+    if (k === 'shares') {
+      // The same region converging again: move its line to the top with a count.
+      const recent = Array.from(log.children).slice(0, 12);
+      const same = recent.find((li) => li.dataset.kind === 'shares' && li.dataset.gist === gist(r));
+      if (same) {
+        const n = Number(same.dataset.count || '1') + 1;
+        same.dataset.count = String(n);
+        same.dataset.id = r.id;
+        same.querySelector('time').textContent = clockTime(r.at);
+        same.querySelector('.k').textContent = word + ' ×' + n;
+        same.querySelector('.body').textContent = r.text;
+        log.prepend(same);
+        return;
+      }
     }
     const li = el('li', fresh ? 'fresh' : null);
     li.dataset.kind = k;
@@ -507,7 +525,7 @@
     li.append(el('span', 'k k-' + k, word));
     const text = el('span', 'text');
     if (r.region && r.region !== '*') text.append(el('span', 'where', short(r.region)));
-    text.append(el('span', 'body', r.text + (r.who && r.kind === 'annotation' ? ' — ' + r.who : '')));
+    text.append(el('span', 'body', logText(r)));
     li.append(text);
     log.prepend(li);
     while (log.children.length > 300) log.lastChild.remove();
@@ -525,9 +543,9 @@
     { id: 'errors', title: 'Error rate', unit: '% of requests', scope: 'focus', value: (s, i) => (s.req[i] ? s.errs[i] / s.req[i] * 100 : null), refs: (p) => [[p.sla.error_rate.good * 100, 'SLA good ' + (p.sla.error_rate.good * 100).toFixed(1) + '%']], fmt: (v) => v.toFixed(v < 1 ? 2 : 1) + '%' },
     { id: 'throughput', title: 'Throughput', unit: 'Mbit/s', scope: 'focus', value: (s, i) => (s.thrW[i] ? s.thrS[i] / s.thrW[i] : null), refs: (p) => [[p.sla.throughput_mbps.good, 'SLA good ' + p.sla.throughput_mbps.good]], fmt: (v) => compact(v) + ' Mbit/s' },
     { id: 'cache', title: 'Cache hit ratio', unit: '% of requests', scope: 'focus', value: (s, i) => (s.hitReq[i] ? s.hits[i] / s.hitReq[i] * 100 : null), refs: (p) => [[p.sla.cache_hit_ratio.good * 100, 'SLA good ' + (p.sla.cache_hit_ratio.good * 100).toFixed(0) + '%']], fmt: (v) => v.toFixed(1) + '%' },
-    { id: 'answers', title: 'DNS answers', unit: 'answers/s', scope: 'all', value: (s, i, m) => answersRate(s, i, m), fmt: (v) => compact(v) + '/s' },
-    { id: 'viewers', title: 'Concurrent viewers', unit: 'viewers', scope: 'all', value: (s, i) => s.viewers[i], fmt: (v) => compact(v) },
-    { id: 'rebuffer', title: 'Rebuffering', unit: '% of watch time', scope: 'all', value: (s, i) => (s.rebuf[i] === null || s.rebuf[i] === undefined ? null : s.rebuf[i] * 100), fmt: (v) => v.toFixed(2) + '%' },
+    { id: 'answers', title: 'DNS answers', unit: 'answers/s', scope: 'all', empty: 'no steered answers counted yet', value: (s, i, m) => answersRate(s, i, m), fmt: (v) => compact(v) + '/s' },
+    { id: 'viewers', title: 'Concurrent viewers', unit: 'viewers', scope: 'all', empty: 'no player telemetry with viewers', value: (s, i) => s.viewers[i], fmt: (v) => compact(v) },
+    { id: 'rebuffer', title: 'Rebuffering', unit: '% of watch time', scope: 'all', empty: 'no player telemetry with rebuffering', value: (s, i) => (s.rebuf[i] === null || s.rebuf[i] === undefined ? null : s.rebuf[i] * 100), fmt: (v) => v.toFixed(2) + '%' },
   ];
   function answersRate(s, i, m) {
     const start = m.from + i * m.step;
@@ -558,27 +576,42 @@
         if (!(y >= top && y <= top + height)) continue;
         ctx.strokeStyle = '#6b7a8c';
         ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + width, y); ctx.stroke();
-        ctx.fillStyle = '#8b98a9';
-        ctx.textAlign = 'right';
-        ctx.fillText(label, left + width - 4 * dpr, y - 3 * dpr);
+        // The label on the left, on the panel's colour, so lines never run through it.
+        const tw = ctx.measureText(label).width + 6 * dpr;
+        const ly = Math.max(top + 12 * dpr, y - 2 * dpr);
+        ctx.fillStyle = 'rgba(21, 27, 35, 0.85)';
+        ctx.fillRect(left + 2 * dpr, ly - 11 * dpr, tw, 13 * dpr);
+        ctx.fillStyle = '#9aa7b8';
+        ctx.textAlign = 'left';
+        ctx.fillText(label, left + 5 * dpr, ly - 1 * dpr);
       }
     }
     ctx.setLineDash([]);
-    for (const n of S.notes) {
-      const x = u.valToPos(n.at / 1000, 'x', true);
-      if (!(x >= left && x <= left + width)) continue;
+    if (u.data.slice(1).every((ys) => ys.every((v) => v === null))) {
+      ctx.fillStyle = '#5d6a7b';
+      ctx.textAlign = 'center';
+      ctx.font = Math.round(13 * dpr) + 'px "Segoe UI", system-ui, "DejaVu Sans", sans-serif';
+      ctx.fillText(def.empty || 'no data in this window', left + width / 2, top + height / 2);
+      ctx.font = Math.round(11 * dpr) + 'px "Segoe UI", system-ui, "DejaVu Sans", sans-serif';
+    }
+    // Annotations: a line through the plot, the note in the strip above it (never over the
+    // newest data); a note that would run into the next one is cut short.
+    const notes = S.notes.map((n) => ({ n, x: u.valToPos(n.at / 1000, 'x', true) })).filter((a) => a.x >= left && a.x <= left + width).sort((a, b) => a.x - b.x);
+    notes.forEach((a, k) => {
       ctx.strokeStyle = '#ffd866';
       ctx.lineWidth = 1.5 * dpr;
-      ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-      const text = n.text.length > 28 ? n.text.slice(0, 27) + '…' : n.text;
+      ctx.beginPath(); ctx.moveTo(a.x, top - 16 * dpr); ctx.lineTo(a.x, top + height); ctx.stroke();
+      const room = (k + 1 < notes.length ? notes[k + 1].x : left + width + 200 * dpr) - a.x - 6 * dpr;
+      let text = a.n.text;
+      while (text.length > 1 && ctx.measureText(text).width + 8 * dpr > Math.max(room, 14 * dpr)) text = text.slice(0, -2) + '…';
       const tw = ctx.measureText(text).width + 8 * dpr;
-      const tx = Math.min(x + 2 * dpr, left + width - tw);
-      ctx.fillStyle = 'rgba(255, 216, 102, 0.92)';
-      ctx.fillRect(tx, top + 2 * dpr, tw, 15 * dpr);
+      const tx = Math.min(a.x, left + width + 40 * dpr - tw);
+      ctx.fillStyle = 'rgba(255, 216, 102, 0.95)';
+      ctx.fillRect(tx, top - 17 * dpr, tw, 14 * dpr);
       ctx.fillStyle = '#231c00';
       ctx.textAlign = 'left';
-      ctx.fillText(text, tx + 4 * dpr, top + 13 * dpr);
-    }
+      ctx.fillText(text, tx + 4 * dpr, top - 6 * dpr);
+    });
     ctx.restore();
   }
   function buildCharts() {
@@ -604,13 +637,14 @@
         width: size.width,
         height: size.height,
         legend: { show: false },
+        padding: [20, 44, 0, 0],
         cursor: { sync: { key: sync.key }, points: { size: 6 }, drag: { x: false, y: false } },
         scales: {
           x: { time: true, range: () => { const t = now() / 1000; return [t - m.windowMs / 1000, t]; } },
           y: { range: (u, lo, hi) => yRange(def, lo, hi) },
         },
         axes: [
-          Object.assign({}, AXIS, { label: 'local time (' + tzLabel() + ')', labelSize: 18, size: 30, values: (u, ticks) => ticks.map((t) => hm(t * 1000)) }),
+          Object.assign({}, AXIS, { label: 'time (' + tzLabel() + ')', labelSize: 16, size: 28, values: (u, ticks) => ticks.map((t) => hm(t * 1000)) }),
           Object.assign({}, AXIS, { label: def.unit, labelSize: 18, size: 52, values: (u, ticks) => ticks.map((v) => compact(v)) }),
         ],
         series: [{}].concat(m.cdns.map((c) => ({ label: c, stroke: colours[c], width: 2, spanGaps: false, points: { show: false } }))),
