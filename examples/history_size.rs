@@ -146,7 +146,7 @@ fn run(seconds: u64, every: u64, keep: Option<PathBuf>) -> Result<(), String> {
     for s in 1..=seconds {
         let now = T0 + s * 1000;
         // Each minute, a few pairs degrade mildly for 1 to 3 minutes.
-        if s % 60 == 0 {
+        if s.is_multiple_of(60) {
             for _ in 0..(2 + rng.below(2)) {
                 let i = rng.below(pairs.len() as u64) as usize;
                 pairs[i].degraded_until = now + 60_000 * (1 + rng.below(3));
@@ -161,7 +161,7 @@ fn run(seconds: u64, every: u64, keep: Option<PathBuf>) -> Result<(), String> {
             let ttfb = if failing { 900.0 } else if degraded { p.ttfb + 250.0 } else { p.ttfb } * (0.9 + 0.2 * rng.unit());
             let error_rate = if failing { 0.08 } else if degraded { 0.004 } else { 0.0005 * rng.unit() };
             // Telemetry every 10 s, spread over the interval.
-            if (s + i as u64) % 10 == 0 {
+            if (s + i as u64).is_multiple_of(10) {
                 let requests = 5_000 + rng.below(5_000);
                 let errors = (requests as f64 * error_rate) as u64;
                 observations.push(Observation {
@@ -198,7 +198,7 @@ fn run(seconds: u64, every: u64, keep: Option<PathBuf>) -> Result<(), String> {
                 });
             }
             // Probes every 5 s in ten regions.
-            if probed.contains(&p.region) && (s + i as u64) % 5 == 0 {
+            if probed.contains(&p.region) && (s + i as u64).is_multiple_of(5) {
                 let failed = rng.unit() < error_rate * 10.0;
                 observations.push(Observation {
                     cdn: p.cdn.to_string(),
@@ -245,7 +245,7 @@ fn run(seconds: u64, every: u64, keep: Option<PathBuf>) -> Result<(), String> {
         if !qoe.is_empty() {
             history.send(Record::Qoe(qoe));
         }
-        if s % 10 == 0 {
+        if s.is_multiple_of(10) {
             let mut rows = Vec::new();
             if let Some(explain) = &last_plan {
                 for (region, why) in steered.regions.iter().zip(&explain.names[0]) {
@@ -264,7 +264,7 @@ fn run(seconds: u64, every: u64, keep: Option<PathBuf>) -> Result<(), String> {
         }
         control_ns += started.elapsed().as_nanos();
         // Let the writer commit (and keep the simulated hour from outrunning its queue).
-        if s % every == 0 {
+        if s.is_multiple_of(every) {
             history.flush(Duration::from_secs(60))?;
         }
     }

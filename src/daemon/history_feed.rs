@@ -110,7 +110,7 @@ impl HistoryFeed {
         let handle = self.handle.clone();
         let every = Duration::from_millis(self.answers_interval_ms.max(1));
         tasks.spawn(async move {
-            let mut last: rustc_hash::FxHashMap<(Arc<str>, Arc<str>, Arc<str>), u64> = rustc_hash::FxHashMap::default();
+            let mut last: rustc_hash::FxHashMap<crate::dns::counters::SeriesKey, u64> = rustc_hash::FxHashMap::default();
             let mut since = clock.now();
             let mut timer = tokio::time::interval(every);
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -122,8 +122,7 @@ impl HistoryFeed {
                 }
                 let now = clock.now();
                 let mut rows = Vec::new();
-                for (name, region, cdn, total) in counters.steered_totals() {
-                    let key = (name, region, cdn);
+                for (key, total) in counters.steered_totals() {
                     let before = last.get(&key).copied().unwrap_or(0);
                     if total > before {
                         rows.push((Arc::clone(&key.0), Arc::clone(&key.1), Arc::clone(&key.2), total - before));
@@ -143,10 +142,10 @@ impl HistoryFeed {
     /// Write what is queued and close the database (at shutdown).
     pub(super) async fn stop(&self) {
         let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(writer) = writer {
-            if let Err(e) = tokio::task::spawn_blocking(move || writer.stop()).await {
-                tracing::error!(error = %e, "history writer did not stop cleanly");
-            }
+        if let Some(writer) = writer
+            && let Err(e) = tokio::task::spawn_blocking(move || writer.stop()).await
+        {
+            tracing::error!(error = %e, "history writer did not stop cleanly");
         }
     }
 }

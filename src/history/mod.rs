@@ -298,6 +298,9 @@ pub struct StoredAnnotation {
     pub annotation: Annotation,
 }
 
+/// Steered answers of one (name, region, CDN): the DNS counters' label values and a count.
+pub type AnswerSeries = (Arc<str>, Arc<str>, Arc<str>, u64);
+
 /// Steered answers counted over one interval: per (name, region, CDN), the names past
 /// `metrics.max_names` as `_other`.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,7 +310,7 @@ pub struct AnswerCounts {
     /// Length of the interval, ms.
     pub span_ms: Millis,
     /// (name, region, CDN, answers), non-zero only.
-    pub rows: Vec<(Arc<str>, Arc<str>, Arc<str>, u64)>,
+    pub rows: Vec<AnswerSeries>,
 }
 
 /// Kinds of event rows.

@@ -91,7 +91,7 @@ fn schema_is_created_resumed_and_a_newer_one_refused() {
     let mut s = SqliteStorage::open(&path).expect("reopen");
     assert_eq!(s.write(&[share_row(T0 + 2, 0.7)]).expect("write"), 3);
     drop(s);
-    schema::set_version_for_test(&path, schema::VERSION + 1);
+    schema::record_version(&path, schema::VERSION + 1).expect("bump");
     let e = SqliteStorage::open(&path).expect_err("newer schema");
     let text = e.to_string();
     assert!(text.contains("schema version 2") && text.contains("newer"), "{text}");
@@ -441,4 +441,40 @@ fn queries_out_of_range_are_refused() {
     // A filter naming something never recorded is an empty answer, not an error.
     assert!(r.shares(Buckets { from: 0, to: 1000, step_ms: 100 }, &Filter { cdn: Some("nope".into()), ..Filter::default() }).expect("empty").is_empty());
     assert!(HistoryReader::open(&dir.path().join("missing.sqlite")).is_err());
+}
+
+#[test]
+fn long_reads_come_in_chunks_and_miss_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    // Many rows share a time (a telemetry batch): chunk boundaries fall inside such runs.
+    let n = read::CHUNK as u64 * 2 + 345;
+    let rows: Vec<Row> = (0..n).map(|i| Row::Signal(store::SignalRow { zone: None, observation: observation("akamai", "country:KR", T0 + i / 7, 80.0, i % 2) })).collect();
+    s.write(&rows).expect("write");
+    let events: Vec<Row> = (0..n)
+        .map(|i| Row::Event(store::EventRow { at: T0 + i / 3, kind: EventKind::Annotation, name: None, region: None, generation: None, who: Some("a".into()), text: format!("note {i}"), data: None }))
+        .collect();
+    s.write(&events).expect("write");
+    drop(s);
+    let r = HistoryReader::open(&path).expect("reader");
+    let window = Window { from: T0, to: T0 + n };
+    let got = r.signal_rows(window, &Filter::default(), usize::MAX).expect("rows");
+    assert_eq!(got.len() as u64, n);
+    assert!(got.windows(2).all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id)));
+    let sig = r.signals(Buckets { from: T0, to: T0 + n, step_ms: n }, &Filter::default()).expect("signals");
+    assert_eq!((sig[0].samples, sig[0].errors), (n, n / 2));
+    let notes = r.events(window, &[EventKind::Annotation], usize::MAX).expect("events");
+    assert_eq!(notes.len() as u64, n);
+    assert_eq!(notes.last().map(|e| e.text.clone()), Some(format!("note {}", n - 1)));
+    // `after` pages through everything in id order.
+    let (mut last, mut seen) = (0, 0u64);
+    loop {
+        let page = r.after(last, 4000).expect("page");
+        let Some(end) = page.last().map(HistoryItem::id) else { break };
+        assert!(page.iter().all(|i| i.id() > last));
+        seen += page.len() as u64;
+        last = end;
+    }
+    assert_eq!(seen, 2 * n);
 }

@@ -248,10 +248,10 @@ impl HistoryWriter {
             // A full queue: wait for room (the writer drains it); stopping must be heard.
             let _ = inner.tx.send(Msg::Stop);
         }
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("the history writer thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the history writer thread panicked");
         }
     }
 }
