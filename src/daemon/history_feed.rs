@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::dns::{DnsCounters, Served, ServedReader};
 use crate::health::Observation;
 use crate::health::events::DecisionEvent;
+use crate::history::store::Deferred;
 use crate::history::{AnswerCounts, HistoryError, HistoryHandle, HistoryWriter, Record, ReloadRecord, Storage};
 use crate::overrides::store::AuditEntry;
 use crate::timestamp::Millis;
@@ -57,8 +58,11 @@ impl HistoryFeed {
             }
             Err(e @ HistoryError::NewerSchema { .. }) => Err(e),
             Err(e) => {
-                tracing::error!(error = %e, "history degraded: the history database cannot be opened; serving without history");
-                Ok(feed(HistoryHandle::unavailable(), None))
+                // Serve anyway; the writer opens the file when it can (a full disk freed, a
+                // directory made writable), counting what it could not keep meanwhile.
+                tracing::error!(error = %e, "history degraded: the history database cannot be opened; serving DNS without it and retrying");
+                let writer = HistoryWriter::start(Box::new(Deferred::new(&path)), config.history.clone(), Some(path.clone()));
+                Ok(feed(writer.handle(), Some(writer)))
             }
         }
     }

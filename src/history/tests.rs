@@ -478,3 +478,30 @@ fn long_reads_come_in_chunks_and_miss_nothing() {
     }
     assert_eq!(seen, 2 * n);
 }
+
+#[test]
+fn a_database_that_cannot_be_opened_yet_is_opened_when_it_can() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The state directory's place is taken by a file: nothing can be created under it.
+    let state = dir.path().join("state");
+    std::fs::write(&state, "not a directory").expect("file");
+    let path = db(&state);
+    let w = HistoryWriter::start(Box::new(store::Deferred::new(&path)), HistorySettings::default(), Some(path.clone()));
+    let h = w.handle();
+    h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0)]));
+    assert!(h.flush(Duration::from_secs(20)).is_err());
+    assert!(h.stats().degraded());
+    std::fs::remove_file(&state).expect("rm");
+    std::fs::create_dir(&state).expect("mkdir");
+    // Retries come with a backoff: flush until the writer has tried again.
+    for _ in 0..200 {
+        if h.flush(Duration::from_secs(20)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!h.stats().degraded());
+    assert_eq!(h.stats().written(), 1);
+    w.stop();
+    assert_eq!(HistoryReader::open(&path).expect("reader").signal_rows(Window { from: T0, to: T0 + 1 }, &Filter::default(), 10).expect("rows").len(), 1);
+}

@@ -129,14 +129,6 @@ impl HistoryHandle {
         HistoryHandle::default()
     }
 
-    /// A handle for history that should be kept but could not be opened: takes nothing and
-    /// reports itself degraded (the server serves DNS regardless).
-    pub fn unavailable() -> HistoryHandle {
-        let handle = HistoryHandle::default();
-        handle.stats.degraded.store(true, Ordering::Relaxed);
-        handle
-    }
-
     /// Whether records go anywhere.
     pub fn enabled(&self) -> bool {
         self.inner.is_some()
