@@ -58,6 +58,7 @@
 //!
 //! - [`HistoryReader::share_changes`]: raw share/score/state rows per name x region x CDN over
 //!   a window, each series starting with its state at `from` (from a keyframe);
+//! - [`HistoryReader::state_at`]: every series' share, score and state at one instant;
 //! - [`HistoryReader::shares`]: the same per bucket (time-weighted mean share, last share,
 //!   last and lowest score, last state);
 //! - [`HistoryReader::signals`]: per CDN x region x bucket: samples, requests, error rate

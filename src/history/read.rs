@@ -607,6 +607,16 @@ impl HistoryReader {
         series.into_iter().map(|((n, r, c), points)| Ok(Series { name: self.text(n)?.to_string(), region: self.text(r)?.to_string(), cdn: self.text(c)?.to_string(), points })).collect()
     }
 
+    /// Every series' share, score and state at `at` (from the last row at most
+    /// [`SHARE_LOOKBACK_MS`] before it): the state grid a dashboard draws on load.
+    pub fn state_at(&self, at: Millis, filter: &Filter) -> Result<Vec<Series<SharePoint>>, HistoryError> {
+        let mut series = self.share_changes(Window { from: at, to: at + 1 }, filter)?;
+        for s in &mut series {
+            s.points.truncate(1);
+        }
+        Ok(series)
+    }
+
     /// Share, score and state per series and bucket.
     pub fn shares(&self, buckets: Buckets, filter: &Filter) -> Result<Vec<Series<ShareBucket>>, HistoryError> {
         let n = buckets.check()?;

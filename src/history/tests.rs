@@ -415,6 +415,11 @@ fn state_at_any_time_comes_from_the_last_keyframe() {
     let s = r.share_changes(Window { from, to: from + 1000 }, &kr).expect("changes");
     assert_eq!(s[0].points.len(), 1);
     assert_eq!((s[0].points[0].at, s[0].points[0].share), (from, 0.9));
+    let grid = r.state_at(T0 + 124_000, &Filter::default()).expect("grid");
+    assert_eq!(grid.len(), 4);
+    let kr_akamai = grid.iter().find(|g| g.region == "country:KR" && g.cdn == "akamai").expect("KR akamai");
+    assert_eq!(kr_akamai.points[0].share, 0.5);
+    assert_eq!(r.state_at(T0 + 125_000, &kr).expect("grid")[0].points[0].share, 0.9);
     // Window ids are resumable: after the last id there is nothing.
     let last = r.last_id().expect("last");
     assert!(r.after(last, 10).expect("after").is_empty());
@@ -504,4 +509,19 @@ fn a_database_that_cannot_be_opened_yet_is_opened_when_it_can() {
     assert_eq!(h.stats().written(), 1);
     w.stop();
     assert_eq!(HistoryReader::open(&path).expect("reader").signal_rows(Window { from: T0, to: T0 + 1 }, &Filter::default(), 10).expect("rows").len(), 1);
+}
+
+#[test]
+fn a_plan_older_than_one_taken_is_ignored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = writer(dir.path(), &Faults::new());
+    let h = w.handle();
+    let z = Arc::new(zones());
+    h.send(Record::Plan { at: T0, generation: 5, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.5, Some(95.0), CandidateState::Healthy)) });
+    // The periodic task loaded generation 4 before 5 was published, and sends it later.
+    h.send(Record::Plan { at: T0 + 10, generation: 4, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.9, Some(95.0), CandidateState::Healthy)) });
+    h.send(Record::Plan { at: T0 + 20, generation: 5, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.5, Some(95.0), CandidateState::Healthy)) });
+    flush(&h);
+    assert_eq!(h.stats().written(), 4, "the first keyframe only");
+    w.stop();
 }
