@@ -518,8 +518,9 @@ impl HistoryReader {
     }
 
     /// Read `SELECT id, at, <cols> FROM <table> WHERE at in window AND <cond>` in chunks
-    /// ordered by (at, id), each chunk its own read transaction; `each` gets every row.
-    fn scan(&self, table: &str, cols: &str, cond: &str, window: Window, binds: &[Option<i64>], mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), HistoryError>) -> Result<(), HistoryError> {
+    /// ordered by (at, id), each chunk its own read transaction; `each` gets every row and
+    /// says whether to go on.
+    fn scan(&self, table: &str, cols: &str, cond: &str, window: Window, binds: &[Option<i64>], mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<bool, HistoryError>) -> Result<(), HistoryError> {
         let sql = format!("SELECT id, at, {cols} FROM {table} WHERE at >= ?1 AND at < ?2 AND (at > ?1 OR id > ?3) {cond} ORDER BY at, id LIMIT {CHUNK}");
         let (mut last_at, mut last_id) = (sql_ms(window.from), i64::MIN);
         let to = sql_ms(window.to);
@@ -535,7 +536,9 @@ impl HistoryReader {
             while let Some(row) = rows.next().map_err(self.err())? {
                 next_id = row.get(0).map_err(self.err())?;
                 next_at = row.get(1).map_err(self.err())?;
-                each(row)?;
+                if !each(row)? {
+                    return Ok(());
+                }
                 n += 1;
             }
             drop(rows);
@@ -591,7 +594,7 @@ impl HistoryReader {
             let (key, mut p) = point(r).map_err(self.err())?;
             p.at = window.from;
             series.insert(key, vec![p]);
-            Ok(())
+            Ok(true)
         })?;
         self.scan("share", cols, cond, window, &binds, |r| {
             let (key, p) = point(r).map_err(self.err())?;
@@ -602,7 +605,7 @@ impl HistoryReader {
             } else {
                 points.push(p);
             }
-            Ok(())
+            Ok(true)
         })?;
         series.into_iter().map(|((n, r, c), points)| Ok(Series { name: self.text(n)?.to_string(), region: self.text(r)?.to_string(), cdn: self.text(c)?.to_string(), points })).collect()
     }
@@ -680,7 +683,7 @@ impl HistoryReader {
                     *slot += 1;
                 }
             }
-            Ok(())
+            Ok(true)
         })?;
         let mut out = Vec::with_capacity(acc.len());
         for ((cdn, region, at), mut a) in acc {
@@ -722,7 +725,7 @@ impl HistoryReader {
                 AnswerGroup::NameRegionCdn => (Some(name), Some(region)),
             };
             *sums.entry((buckets.bucket_of(at_of(at)), key.0, key.1, cdn)).or_default() += to_u64(n);
-            Ok(())
+            Ok(true)
         })?;
         let mut out = Vec::with_capacity(sums.len());
         for ((at, name, region, cdn), answers) in sums {
@@ -792,7 +795,7 @@ impl HistoryReader {
             if let Some(t) = scaled(get(13)?, 1000.0) {
                 a.ttfb_p99 = Some(a.ttfb_p99.map_or(t, |m: f64| m.max(t)));
             }
-            Ok(())
+            Ok(true)
         })?;
         let mut out = Vec::with_capacity(acc.len());
         for ((cdn, region, at), mut a) in acc {
@@ -840,17 +843,15 @@ impl HistoryReader {
     /// `limit`.
     pub fn events(&self, window: Window, kinds: &[EventKind], limit: usize) -> Result<Vec<HistoryEvent>, HistoryError> {
         let mut out = Vec::new();
-        let mut full = false;
+        if limit == 0 {
+            return Ok(out);
+        }
         self.scan("event", "kind, name, region, generation, who, text, data", "", window, &[], |r| {
-            if full {
-                return Ok(());
-            }
             let code: i64 = r.get(2).map_err(self.err())?;
             if kinds.is_empty() || kinds.iter().any(|k| k.code() == code) {
                 out.push(self.event_of(r)?);
-                full = out.len() >= limit;
             }
-            Ok(())
+            Ok(out.len() < limit)
         })?;
         Ok(out)
     }
@@ -985,11 +986,12 @@ impl HistoryReader {
     pub fn qoe_windows(&self, window: Window, limit: usize) -> Result<Vec<QoeRecord>, HistoryError> {
         let mut out = Vec::new();
         let cols = "cdn, region, source, samples, window_secs, viewers, startup_p50_ms, startup_p95_ms, rebuffer_ppm, playback_failures, exits_before_start, ttfb_p50_us, ttfb_p95_us, ttfb_p99_us, requests, errors, delivered_mbps";
+        if limit == 0 {
+            return Ok(out);
+        }
         self.scan("qoe", cols, "", window, &[], |r| {
-            if out.len() < limit {
-                out.push(self.qoe_record(r)?);
-            }
-            Ok(())
+            out.push(self.qoe_record(r)?);
+            Ok(out.len() < limit)
         })?;
         Ok(out)
     }
@@ -1000,11 +1002,12 @@ impl HistoryReader {
         let mut out = Vec::new();
         let cols = "zone, cdn, region, vantage, samples, requests, errors, cache_hits, ttfb_us, ttfb_hi_us, throughput_kbps, failure";
         let cond = "AND (?4 IS NULL OR region = ?4) AND (?5 IS NULL OR cdn = ?5)";
+        if limit == 0 {
+            return Ok(out);
+        }
         self.scan("signal", cols, cond, window, &[ids[1], ids[2]], |r| {
-            if out.len() < limit {
-                out.push(self.signal_record(r)?);
-            }
-            Ok(())
+            out.push(self.signal_record(r)?);
+            Ok(out.len() < limit)
         })?;
         Ok(out)
     }
