@@ -74,6 +74,7 @@
 //!
 //! The reader is synchronous (SQLite is): async callers run it on a blocking thread.
 
+pub mod model;
 pub mod read;
 pub mod schema;
 pub mod store;
