@@ -332,3 +332,26 @@ async fn a_full_disk_degrades_history_not_dns() {
     println!("full disk: degraded after {pushes} telemetry pushes; dropped while full: {dropped:?}");
     drop(m);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_from_a_newer_cdnsteer_stops_the_start() {
+    let state = tempfile::tempdir().expect("state");
+    let path = state.path().join(cdnsteer::history::DB_FILE);
+    drop(SqliteStorage::open(&path).expect("create"));
+    // What a newer version would have recorded.
+    cdnsteer::history::schema::record_version(&path, cdnsteer::history::schema::VERSION + 1).expect("schema version bumped");
+    let flags = cdnsteer::config::Flags {
+        zones: Some(repo().join("zones")),
+        geoip: Some(bundled_geoip()),
+        listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        admin_listen: Some(cdnsteer::config::AdminListen::Off),
+        ..cdnsteer::config::Flags::default()
+    };
+    let mut config = cdnsteer::config::Config::load(None, &flags).expect("config");
+    config.state_dir = state.path().to_path_buf();
+    config.watch = false;
+    let Err(e) = cdnsteer::daemon::start(config).await else { panic!("started on a newer history") };
+    let text = e.to_string();
+    assert!(text.contains("schema version 2") && text.contains("move the file away"), "{text}");
+}
+
