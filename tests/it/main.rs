@@ -22,3 +22,4 @@ mod event;
 mod metrics;
 mod reload;
 mod history;
+mod dashboard;
