@@ -21,3 +21,4 @@ mod cli;
 mod event;
 mod metrics;
 mod reload;
+mod report;
