@@ -29,6 +29,23 @@
 //! `name="_other"` (counters and counts summed, shares and scores averaged), so thousands of
 //! names do not make millions of series.
 //!
+//! # History
+//!
+//! ```yaml
+//! history:
+//!   enabled: true                       # false keeps no history at all
+//!   retention: 30d                      # delete what is older (1h to 3650d)
+//!   full_resolution: 1d                 # then one row per series and minute (1h to retention)
+//!   keyframe_interval: 60s              # every share series written at least this often (1s to 5m)
+//!   answers_interval: 10s               # steered answers counted per interval (1s to 5m)
+//!   checkpoint_interval: 10s            # WAL checkpoint period (1s to 10m)
+//! ```
+//!
+//! The database is `STATE_DIR/history.sqlite` (`history` module doc: what is kept, how it is
+//! read). A database that cannot be opened (disk full, directory unwritable) is logged, the
+//! server serves DNS regardless and opens it when it can (history degraded meanwhile); a
+//! database written by a newer cdnsteer stops the start.
+//!
 //! # Reload triggers
 //!
 //! `watch: true` (the default) reloads when a zone file in the zones directory or the GeoIP
@@ -44,6 +61,7 @@ use serde::Deserialize;
 use crate::steer::decide::CellPrefixes;
 use crate::diag::{Code, Diagnostics, LoadError, Pos};
 use crate::dns::listener::ListenConfig;
+use crate::history::HistorySettings;
 use crate::zone::spec::{Spanned, parse_yaml, pos};
 
 /// Log output format.
@@ -103,6 +121,27 @@ pub struct ConfigFile {
     /// Reload when a zone file or the GeoIP file changes (default true).
     #[serde(default)]
     pub watch: Option<bool>,
+    /// The history database.
+    #[serde(default)]
+    pub history: Option<HistoryFile>,
+}
+
+/// `history:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryFile {
+    /// Keep history (default true).
+    pub enabled: Option<bool>,
+    /// Delete rows older than this (`30d`).
+    pub retention: Option<Spanned<String>>,
+    /// Keep every row this long, then one per series and minute (`1d`).
+    pub full_resolution: Option<Spanned<String>>,
+    /// Write every share series at least this often (`60s`).
+    pub keyframe_interval: Option<Spanned<String>>,
+    /// Count steered answers per interval of this length (`10s`).
+    pub answers_interval: Option<Spanned<String>>,
+    /// Checkpoint the WAL this often (`10s`).
+    pub checkpoint_interval: Option<Spanned<String>>,
 }
 
 /// `overrides:` block.
@@ -230,6 +269,8 @@ pub struct Config {
     /// Reload when a zone file or the GeoIP file changes (the zones directory and the GeoIP
     /// file's directory are watched).
     pub watch: bool,
+    /// The history database's settings.
+    pub history: HistorySettings,
 }
 
 /// One named admin token (`NAME TOKEN` per line of the token file); the name is recorded in
@@ -261,6 +302,7 @@ impl std::fmt::Debug for Config {
             .field("state_dir", &self.state_dir)
             .field("metrics_max_names", &self.metrics_max_names)
             .field("watch", &self.watch)
+            .field("history", &self.history)
             .finish_non_exhaustive()
     }
 }
@@ -335,6 +377,7 @@ impl Config {
         let (mut admin_listen, admin_tokens, admin_token_file) = cx.admin(&parsed, flags);
         let override_max_expiry = cx.override_max_expiry(&parsed);
         let metrics_max_names = cx.metrics_max_names(&parsed);
+        let history = cx.history(&parsed);
         match flags.admin_listen {
             Some(AdminListen::Off) => admin_listen = None,
             Some(AdminListen::At(addr)) => admin_listen = Some(addr),
@@ -364,6 +407,7 @@ impl Config {
             override_max_expiry,
             metrics_max_names,
             watch: parsed.watch.unwrap_or(true),
+            history,
         })
     }
 }
@@ -497,5 +541,34 @@ impl SettingsCx {
             self.bad(pos(v), "metrics.max_names", format!("{}; expected 0 to {MAX_METRICS_NAMES}", v.value));
         }
         v.value
+    }
+
+    /// `history`: durations within their ranges, `full_resolution` at most `retention`.
+    fn history(&mut self, parsed: &ConfigFile) -> HistorySettings {
+        let mut out = HistorySettings::default();
+        let Some(h) = &parsed.history else { return out };
+        out.enabled = h.enabled.unwrap_or(true);
+        const S: u64 = 1000;
+        const H: u64 = 3_600_000;
+        let fields: [(&Option<Spanned<String>>, &str, u64, u64, &str, &mut u64); 5] = [
+            (&h.retention, "history.retention", H, 3650 * 24 * H, "1h to 3650d", &mut out.retention_ms),
+            (&h.full_resolution, "history.full_resolution", H, 3650 * 24 * H, "1h to 3650d", &mut out.full_resolution_ms),
+            (&h.keyframe_interval, "history.keyframe_interval", S, 300 * S, "1s to 5m", &mut out.keyframe_ms),
+            (&h.answers_interval, "history.answers_interval", S, 300 * S, "1s to 5m", &mut out.answers_interval_ms),
+            (&h.checkpoint_interval, "history.checkpoint_interval", S, 600 * S, "1s to 10m", &mut out.checkpoint_ms),
+        ];
+        for (value, path, lo, hi, range, slot) in fields {
+            let Some(v) = value else { continue };
+            match crate::timestamp::parse_duration(&v.value) {
+                Ok(ms) if (lo..=hi).contains(&ms) => *slot = ms,
+                Ok(_) => self.bad(pos(v), path, format!("`{}`; expected {range}", v.value)),
+                Err(message) => self.bad(pos(v), path, message),
+            }
+        }
+        if out.full_resolution_ms > out.retention_ms {
+            let at = h.full_resolution.as_ref().or(h.retention.as_ref()).map(pos).unwrap_or_default();
+            self.bad(at, "history.full_resolution", format!("{} is longer than history.retention ({}); expected at most the retention", crate::timestamp::human_duration(out.full_resolution_ms), crate::timestamp::human_duration(out.retention_ms)));
+        }
+        out
     }
 }

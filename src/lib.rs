@@ -28,6 +28,11 @@
 //!        --> dns::wire::write_reply within the UDP size limit (TC=1 beyond it)
 //!        --> dns::counters: the worker's own block (no shared write), summed at GET /metrics
 //!
+//! control plane (after each publish, observations ingested, decision events, reloads,
+//! override audit entries, answer counts every 10 s: `daemon::history_feed`) and telemetry QoE
+//!     --history::HistoryHandle (try_send, bounded)--> history writer thread --> SQLite (WAL)
+//!     --history::HistoryReader (read-only, chunked)--> dashboard, report, GET /api/v1/annotations
+//!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
 //!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
@@ -55,7 +60,11 @@
 //! - [`publish`]: the single writer of the snapshot (builds the wire table with `dns`).
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation, and their duration
 //!   histograms and failure counters (`probe::stats`).
-//! - [`config`]: daemon settings (above `dns` and `steer`, whose settings it holds).
+//! - [`history`]: the only SQLite user: the history database (`STATE_DIR/history.sqlite`):
+//!   its writer thread (fed by a bounded channel, never waited on), change detection of
+//!   shares, retention and downsampling, and the read API the dashboard and the report use.
+//!   Imports `health`, `steer`, `overrides`, `qoe`, `metrics`; never `admin` or `daemon`.
+//! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
@@ -74,6 +83,7 @@ pub mod dns;
 pub mod fuzz;
 pub mod geo;
 pub mod health;
+pub mod history;
 pub mod metrics;
 pub mod overrides;
 pub mod probe;

@@ -13,6 +13,8 @@
 //! | DELETE | `/api/v1/overrides/{id}` | remove one (token); 200 with the removed override, 404 |
 //! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
+//! | POST | `/api/v1/annotations` | a note on the timeline (token): `{"text", "author", "at"}` ([`annotations`]); 201 with its id |
+//! | GET | `/api/v1/annotations?from=&to=` | annotations in a window (RFC 3339; default the last 24 hours) |
 //!
 //! Read endpoints need no token (who may read is decided by the listener's address); every
 //! mutation needs `Authorization: Bearer <token>`, and the token's name is recorded in the
@@ -38,6 +40,7 @@
 //!    used.
 //! 5. The observations go to the health engine in order; if it has stopped, 503.
 
+pub mod annotations;
 pub mod client;
 pub mod explain;
 pub mod operate;
@@ -97,6 +100,8 @@ pub struct AdminState {
     pub steering: SteeringCounters,
     /// Probe durations and failures.
     pub probes: ProbeStats,
+    /// The history: QoE from telemetry and annotations go in; annotations are read back.
+    pub history: crate::history::HistoryHandle,
 }
 
 impl std::fmt::Debug for AdminState {
@@ -130,6 +135,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides", get(operate::list_overrides).post(operate::add_override))
         .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
         .route("/api/v1/reload", post(operate::reload))
+        .route("/api/v1/annotations", get(annotations::list).post(annotations::add))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -178,6 +184,7 @@ async fn prometheus(State(state): State<AdminState>) -> Response {
         state.steering.render(&snapshot.zones, &mut body);
         state.probes.render(&mut body);
         state.dns.render(&snapshot, &mut body);
+        state.history.stats().render(&mut body);
         body
     })
     .await;
@@ -398,8 +405,8 @@ async fn intake(state: &AdminState, request: Request) -> Response {
         }
     };
     let known = telemetry::Known::of(&state.reader.load_full().zones);
-    let observations = match telemetry::validate(&batch, &known, state.clock.now()) {
-        Ok(accepted) => accepted.observations,
+    let (observations, qoe) = match telemetry::validate(&batch, &known, state.clock.now()) {
+        Ok(accepted) => (accepted.observations, accepted.qoe),
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
             metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
@@ -415,6 +422,11 @@ async fn intake(state: &AdminState, request: Request) -> Response {
             tracing::warn!(source = %batch.source, "telemetry arrived but the health engine is not running");
             return error(StatusCode::SERVICE_UNAVAILABLE, "the health engine is not running; telemetry cannot be used now", None);
         }
+    }
+    // The engine has the observations (and sends them to the history as it takes them); the
+    // viewer-experience fields go to the history from here.
+    if !qoe.is_empty() {
+        state.history.send(crate::history::Record::Qoe(qoe));
     }
     tracing::debug!(source = %batch.source, accepted, "telemetry accepted");
     (StatusCode::ACCEPTED, Json(Accepted { accepted })).into_response()

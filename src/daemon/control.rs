@@ -10,6 +10,8 @@ use tokio::sync::Mutex;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use super::history_feed::HistoryFeed;
+use crate::history::{FreezePhase, FreezeRecord};
 use crate::admin::ops::{DiagnosticJson, EventStatus, EventsStatus, ListedOverride, OpError, Operations, ReloadOutcome};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -80,6 +82,8 @@ pub struct Control {
     pub(super) steering: SteeringCounters,
     /// Probe durations and failures, for `/metrics`.
     pub(super) probe_stats: ProbeStats,
+    /// Where plans, observations, events, reloads and override changes are recorded.
+    pub(super) history: HistoryFeed,
 }
 
 /// Size and modification time of a file: a reload re-reads the GeoIP database only when
@@ -129,14 +133,18 @@ impl Control {
 
     /// One engine round: feed what arrived, drop expired overrides, tick the zones that are
     /// due, publish when anything the plan depends on changed, log the events.
-    pub(super) async fn tick(&self, observations: Vec<Observation>) {
+    pub(super) async fn tick(&self, mut observations: Vec<Observation>) {
         let now = self.clock.now();
         let mut guard = self.state.lock().await;
-        for o in &observations {
-            if !guard.engine.ingest(o) {
+        let engine = &mut guard.engine;
+        observations.retain(|o| {
+            let taken = engine.ingest(o);
+            if !taken {
                 metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
             }
-        }
+            taken
+        });
+        self.history.observations(observations);
         let expired = self.expire(&mut guard, now).await;
         let zones = Arc::clone(&guard.publisher.current().zones);
         let st = &mut *guard;
@@ -145,6 +153,7 @@ impl Control {
             return;
         }
         let generation = Self::replan(st, now);
+        self.history.plan(&st.publisher.current(), now);
         drop(guard);
         for o in expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
@@ -154,10 +163,13 @@ impl Control {
 
     /// Count (the steering metrics), log and keep the decision events of an engine tick
     /// published as `generation`.
-    fn record_report(&self, zones: &Arc<ZoneSet>, report: TickReport, generation: u64) {
-        self.steering.record(zones, &report);
-        for mut event in report.events {
+    fn record_report(&self, zones: &Arc<ZoneSet>, mut report: TickReport, generation: u64) {
+        for event in &mut report.events {
             event.generation = generation;
+        }
+        self.steering.record(zones, &report);
+        self.history.decisions(&report.events);
+        for event in report.events {
             if event.fails_open {
                 tracing::warn!(name = %event.name, region = %event.region, generation, reason = %event.reason, "all candidates down: answering with the last-resort CDN");
             } else {
@@ -179,6 +191,7 @@ impl Control {
             .map(|o| AuditEntry { when: now, who: "system".into(), author: None, what: "override.expire".into(), before: json(o), after: serde_json::Value::Null })
             .collect();
         let (store, set) = (self.store.clone(), st.overrides.clone());
+        let entries_for_history = entries.clone();
         let written = off_runtime(move || {
             store.save(&set).map_err(|e| e.to_string())?;
             entries.iter().try_for_each(|e| store.audit(e)).map_err(|e| e.to_string())
@@ -186,6 +199,9 @@ impl Control {
         .await;
         if let Err(e) = written {
             tracing::error!(error = %e, "cannot record expired overrides; they no longer apply anyway");
+        }
+        for entry in &entries_for_history {
+            self.history.audit(entry);
         }
         for o in &expired {
             tracing::info!(id = %o.id, what = %o.describe(), "override expired");
@@ -243,9 +259,11 @@ impl Control {
                     drop(st);
                     metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(1.0);
                     self.audit_reload("reload.frozen", who, None, &pending, now).await;
+                    self.record_freeze(&pending, FreezePhase::Pending, who, "reload held by the freeze", now);
                     return Err(ReloadError::Frozen(pending));
                 }
                 self.audit_reload("reload.forced", who, force, &pending, now).await;
+                self.record_freeze(&pending, FreezePhase::Forced, who, force.unwrap_or_default(), now);
                 tracing::warn!(event = %pending.event, who, reason = force.unwrap_or_default(), "reload forced through a change freeze");
             }
             let ControlState { publisher, engine, overrides, geo_seen, events: in_force, pending } = &mut *st;
@@ -254,6 +272,7 @@ impl Control {
             // candidates; then plan and publish in one swap.
             let report = engine.tick_now(&zones, overrides, now);
             let generation = publisher.publish_reload(Arc::clone(&zones), geo, |z, cells| steer::plan(z, engine, overrides, now, cells));
+            self.history.plan(&publisher.current(), now);
             *geo_seen = identity;
             *in_force = events;
             *pending = None;
@@ -287,7 +306,17 @@ impl Control {
             return;
         }
         tracing::info!("change freeze ended: applying the pending change");
-        let _ = self.reload_logged("freeze-end", None).await;
+        let pending = self.state.lock().await.pending.clone();
+        if self.reload_logged("freeze-end", None).await.is_ok() {
+            if let Some(p) = pending {
+                self.record_freeze(&p, FreezePhase::Applied, "freeze-end", "window ended", self.clock.now());
+            }
+        }
+    }
+
+    /// A step of a change freeze, for the history (the dashboard's log and the report).
+    fn record_freeze(&self, pending: &Pending, phase: FreezePhase, who: &str, reason: &str, at: Millis) {
+        self.history.freeze(FreezeRecord { at, event: pending.event.clone(), phase, who: who.to_string(), reason: reason.to_string() });
     }
 
     /// Stop the current probes and start `probes`.
@@ -310,7 +339,14 @@ impl Control {
     /// freeze would hold.
     pub(super) async fn reload_logged(&self, who: &str, force: Option<&str>) -> Result<u64, (u64, ReloadError)> {
         let started = Instant::now();
-        match self.reload_config(who, force).await {
+        let result = self.reload_config(who, force).await;
+        let took_ms = started.elapsed().as_millis() as u64;
+        let recorded = match &result {
+            Ok(generation) => Ok(*generation),
+            Err(e) => Err((self.current().await.generation, e.to_string())),
+        };
+        self.history.reload(self.clock.now(), who, took_ms, recorded);
+        match result {
             Ok(generation) => {
                 metrics::counter!(crate::metrics::RELOADS.name, "result" => "ok").increment(1);
                 tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
@@ -416,11 +452,13 @@ impl Operations for Control {
         let added = next.add(candidate);
         let entry = AuditEntry { when: now, who: who.to_string(), author: Some(added.author.clone()), what: "override.add".into(), before: serde_json::Value::Null, after: json(&added) };
         self.commit(&st.overrides, &next, &entry).await?;
+        self.history.audit(&entry);
         st.overrides = next;
         // Takes effect now: tick every zone (drains act at once) and publish.
         let ControlState { engine, overrides, .. } = &mut *st;
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
+        self.history.plan(&st.publisher.current(), now);
         drop(st);
         self.record_report(&zones, report, generation);
         let reason = format!("override {} added by {who} ({}): {}; {}", added.id, added.author, added.describe(), added.reason);
@@ -435,11 +473,13 @@ impl Operations for Control {
         let removed = next.remove(id)?;
         let entry = AuditEntry { when: now, who: who.to_string(), author: None, what: "override.remove".into(), before: json(&removed), after: serde_json::Value::Null };
         self.commit(&st.overrides, &next, &entry).await?;
+        self.history.audit(&entry);
         st.overrides = next;
         let zones = Arc::clone(&st.publisher.current().zones);
         let ControlState { engine, overrides, .. } = &mut *st;
         let report = engine.tick_now(&zones, overrides, now);
         let generation = Self::replan(&mut st, now);
+        self.history.plan(&st.publisher.current(), now);
         drop(st);
         self.record_report(&zones, report, generation);
         self.push_event(override_event(&removed, now, generation, format!("override {} removed by {who}: {}", removed.id, removed.describe())));

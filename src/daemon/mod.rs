@@ -5,6 +5,7 @@
 //! engine task ticks it; the DNS listeners only read snapshots.
 
 mod control;
+mod history_feed;
 mod token;
 mod watch;
 
@@ -65,6 +66,17 @@ pub enum StartError {
     /// A listener could not be bound.
     #[error("cannot listen: {0}")]
     Bind(std::io::Error),
+    /// The history database cannot be used (written by a newer cdnsteer).
+    #[error("{0}")]
+    History(crate::history::HistoryError),
+}
+
+/// What `start_with` may be given besides the configuration.
+#[derive(Default)]
+pub struct StartOptions {
+    /// Write the history here instead of `STATE_DIR/history.sqlite` (tests inject faults
+    /// with `history::store::Faulty`); readers still open the file in the state directory.
+    pub history_storage: Option<Box<dyn crate::history::Storage>>,
 }
 
 /// A running server: its bound addresses, a read handle, and the stop switch.
@@ -104,10 +116,17 @@ impl Running {
         self.control.state.lock().await.engine.region(name, region).cloned()
     }
 
-    /// Stop serving and wait for the listeners and background tasks to finish.
+    /// The history handle (tests: flush, counters, the database path).
+    pub fn history(&self) -> crate::history::HistoryHandle {
+        self.control.history.handle()
+    }
+
+    /// Stop serving and wait for the listeners and background tasks to finish; the history
+    /// writer writes what is queued and closes the database.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
+        self.control.history.stop().await;
     }
 }
 
@@ -140,7 +159,12 @@ async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observati
 }
 
 /// Load, bind and start serving; returns once the listeners run.
-pub async fn start(mut config: Config) -> Result<Running, StartError> {
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    start_with(config, StartOptions::default()).await
+}
+
+/// `start`, with options.
+pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Running, StartError> {
     crate::metrics::init();
     let mut zones = control::load_zones(&config).await.map_err(StartError::Zones)?;
     let event_set = control::load_events(&config, &zones).await.map_err(StartError::Zones)?;
@@ -155,6 +179,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         config.admin_tokens = tokens;
         config.admin_token_file = Some(path);
     }
+    let history = history_feed::HistoryFeed::open(&config, options.history_storage).await.map_err(StartError::History)?;
     let info = geo.info().clone();
     tracing::info!(
         zones = zones.zones.len(),
@@ -203,7 +228,10 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
         reload_gate: Mutex::new(()),
         steering: steering.clone(),
         probe_stats: probe_stats.clone(),
+        history,
     });
+    control.history.plan(&reader.load_full(), now);
+    control.history.spawn_answers(counters.clone(), reader.clone(), clock.clone(), stop.clone(), &mut tasks);
     tasks.spawn(engine_task(Arc::clone(&control), probe_rx, telemetry_rx));
     control.restart_probes(probe_set).await;
     if control.config.watch {
@@ -215,7 +243,7 @@ pub async fn start(mut config: Config) -> Result<Running, StartError> {
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, history: control.history.handle() };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {

@@ -172,6 +172,27 @@ pub const CHANGE_PENDING: Family = family(
     "1 while an event's change freeze holds a reload back (the previous configuration keeps serving until the window ends or a forced reload), else 0.",
 );
 
+// --- The history writer (`history::HistoryStats`). ---
+
+/// History writes failing now.
+pub const HISTORY_DEGRADED: Family = family(
+    "cdnsteer_history_degraded",
+    Kind::Gauge,
+    "1 while writes to the history database fail (disk full or failing; rows are kept in memory and retried, DNS is not affected), else 0.",
+);
+/// History rows written.
+pub const HISTORY_WRITTEN: Family = family(
+    "cdnsteer_history_written_records_total",
+    Kind::Counter,
+    "Rows written to the history database (share changes and keyframes, observations, answer counts, QoE windows, events).",
+);
+/// History records dropped, by reason.
+pub const HISTORY_DROPPED: Family = family(
+    "cdnsteer_history_dropped_records_total",
+    Kind::Counter,
+    "History records that were never written, by reason: queue_full (the writer could not keep up; the control plane never waits for it) or write_failed (writes failed until the in-memory backlog overflowed, or at shutdown).",
+);
+
 /// The families that go through the `metrics` recorder; `init` describes them.
 pub const RECORDED: &[Family] = &[BUILD_INFO, RELOADS, TELEMETRY, TELEMETRY_BATCHES, OBSERVATIONS_DROPPED, CHANGE_PENDING];
 
@@ -204,6 +225,9 @@ pub const CATALOGUE: &[Family] = &[
     DNS_TRUNCATED,
     DNS_ECS,
     DNS_DROPPED,
+    HISTORY_DEGRADED,
+    HISTORY_WRITTEN,
+    HISTORY_DROPPED,
 ];
 
 #[cfg(test)]

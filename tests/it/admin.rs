@@ -78,6 +78,7 @@ impl Admin {
             dns: cdnsteer::dns::DnsCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
             steering: cdnsteer::metrics::SteeringCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
             probes: cdnsteer::probe::ProbeStats::new(),
+            history: cdnsteer::history::HistoryHandle::disabled(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

@@ -37,11 +37,20 @@ pub struct TestServer {
 
 /// Start the real server on 127.0.0.1 with an OS-chosen port.
 pub async fn start(zones: &Path, geoip: &Path) -> TestServer {
-    start_with(zones, geoip, |_| {}).await
+    let state = tempfile::tempdir().expect("state dir");
+    start_in(zones, geoip, state, |_| {}, daemon::StartOptions::default()).await
 }
 
 /// `start`, with the config adjusted by `adjust` before the server starts.
 pub async fn start_with(zones: &Path, geoip: &Path, adjust: impl FnOnce(&mut Config)) -> TestServer {
+    let state = tempfile::tempdir().expect("state dir");
+    start_in(zones, geoip, state, adjust, daemon::StartOptions::default()).await
+}
+
+/// Start the real server with `state` as its state directory (a restart on the same state
+/// passes the `TempDir` of the server before), `tweak` applied to the configuration and
+/// `options` given to `daemon::start_with`.
+pub async fn start_in(zones: &Path, geoip: &Path, state: tempfile::TempDir, tweak: impl FnOnce(&mut Config), options: daemon::StartOptions) -> TestServer {
     let flags = Flags {
         zones: Some(zones.to_path_buf()),
         geoip: Some(geoip.to_path_buf()),
@@ -53,15 +62,14 @@ pub async fn start_with(zones: &Path, geoip: &Path, adjust: impl FnOnce(&mut Con
     let mut config = Config::load(None, &flags).expect("config");
     // Durable state in a directory of its own (kept for the test's lifetime), never in the
     // repository.
-    let state = tempfile::tempdir().expect("state dir");
     config.state_dir = state.path().to_path_buf();
     // No events unless a test writes them (the repository's events/ names the bundled zone).
     config.events = state.path().join("events");
     // These tests reload explicitly and count generations; the file watcher is tested on the
     // real binary (`reload.rs`).
     config.watch = false;
-    adjust(&mut config);
-    let running = daemon::start(config).await.expect("server starts");
+    tweak(&mut config);
+    let running = daemon::start_with(config, options).await.expect("server starts");
     TestServer { udp: running.udp[0], tcp: running.tcp[0], running, _state: state }
 }
 

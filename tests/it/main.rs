@@ -21,4 +21,5 @@ mod cli;
 mod event;
 mod metrics;
 mod reload;
+mod history;
 mod report;

@@ -36,6 +36,7 @@ fn example_daemon_config_loads_with_every_value() {
     assert_eq!(config.admin_listen, Some("127.0.0.1:8053".parse().unwrap()));
     assert_eq!(config.metrics_max_names, 50);
     assert!(config.watch);
+    assert_eq!(config.history, cdnsteer::history::HistorySettings::default());
 }
 
 #[test]

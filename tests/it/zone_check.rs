@@ -721,10 +721,19 @@ tcp:
 udp_workers: 4
 log_format: json
 watch: false
+history:
+  enabled: true
+  retention: 7d
+  full_resolution: 12h
+  keyframe_interval: 30s
+  answers_interval: 5s
+  checkpoint_interval: 20s
 ";
     let (config, path, _dir) = load_config(text);
     let c = config.unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.watch);
+    let h = &c.history;
+    assert_eq!((h.retention_ms, h.full_resolution_ms, h.keyframe_ms, h.answers_interval_ms, h.checkpoint_ms), (7 * 86_400_000, 12 * 3_600_000, 30_000, 5_000, 20_000));
     assert_eq!(c.zones, PathBuf::from("/srv/cdnsteer/zones"));
     assert_eq!(c.geoip, PathBuf::from("/srv/cdnsteer/geoip/country.mmdb"));
     let addrs: Vec<String> = c.listen.addrs.iter().map(|a| a.to_string()).collect();
@@ -806,6 +815,16 @@ fn config_invalid_setting_is_located() {
         "{err}"
     );
     assert_eq!(err.summary(), "4 errors in 1 of 1 file");
+
+    // The history block: ranges, units, and a resolution longer than the retention.
+    let (config, _, _dir) = load_config("version: 1\nhistory:\n  retention: 2h\n  full_resolution: 3h\n  keyframe_interval: 10m\n  answers_interval: 10\n  colour: red\n");
+    let err = config.expect_err("unknown key in history");
+    assert!(err.to_string().contains("colour"), "{err}");
+    let (config, _, _dir) = load_config("version: 1\nhistory:\n  retention: 2h\n  full_resolution: 3h\n  keyframe_interval: 10m\n  answers_interval: 10\n");
+    let err = config.expect_err("three bad history settings");
+    let got: Vec<(u64, &str)> = err.diagnostics.iter().map(|d| (d.pos.line, d.path.as_str())).collect();
+    assert_eq!(got, [(4, "history.full_resolution"), (5, "history.keyframe_interval"), (6, "history.answers_interval")], "{err}");
+    assert!(err.diagnostics[1].message.contains("1s to 5m"), "{err}");
 }
 
 /// Settings that parse but cannot work are refused where they are written.
