@@ -23,6 +23,7 @@ mod build;
 pub mod calc;
 pub mod csv;
 mod findings;
+pub mod gather;
 pub mod html;
 pub mod input;
 pub mod model;
@@ -49,6 +50,9 @@ pub enum ReportError {
     /// The input does not hold together.
     #[error("report input: {0}")]
     Input(String),
+    /// The history could not be read.
+    #[error("{0}")]
+    History(String),
 }
 
 /// The report JSON, pretty-printed, with a final newline.
