@@ -154,14 +154,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// `1.8 M`, `412 k`, `950`.
+/// `1.8 M`, `412 k`, `4,000`.
 pub fn compact(x: f64) -> String {
     if x >= 1e6 {
         format!("{:.1} M", x / 1e6)
     } else if x >= 1e4 {
         format!("{:.0} k", x / 1e3)
     } else {
-        format!("{x:.0}")
+        thousands(x.max(0.0).round() as u64)
     }
 }
 

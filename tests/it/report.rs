@@ -122,3 +122,147 @@ fn the_sample_in_docs_is_the_fixtures_rendering() {
     let html = report::html::render(&report::build(&fixture()).expect("report"));
     golden("docs/report-sample.html", &html);
 }
+
+/// Ten minutes of the bundled final (21:00-21:10 KST) written into a history database by the
+/// real writer: the engine ticking every second on players' telemetry (every 5 s, with QoE),
+/// its plans and decisions, answers every 10 s, two annotations and an operator's drain;
+/// CloudFront degrades in KR from 21:03 to 21:06.
+fn record_history(state: &std::path::Path) {
+    use std::sync::Arc;
+
+    use cdnsteer::health::{Engine, Observation};
+    use cdnsteer::history::{AnswerCounts, Annotation, HistorySettings, HistoryWriter, Record};
+    use cdnsteer::overrides::OverrideSet;
+    use cdnsteer::region::parse_region;
+    use cdnsteer::steer::{CellPrefixes, plan};
+    use cdnsteer::timestamp::parse_rfc3339;
+
+    let t = |hms: &str| parse_rfc3339(&format!("2026-12-18T{hms}+09:00")).expect("time");
+    let mut zones = cdnsteer::zone::load_dir(&repo().join("zones")).expect("zones");
+    let events = cdnsteer::event::load_dir(&repo().join("events"), &zones).expect("events");
+    events.attach(&mut zones);
+    let zones = Arc::new(zones);
+    let writer = HistoryWriter::open(state, &HistorySettings::default()).expect("history");
+    let h = writer.handle();
+    let mut engine = Engine::new();
+    let overrides = OverrideSet::new();
+    let name = "live.example.com.";
+    let steered = zones.steered().find(|s| s.name.as_str() == name).expect("steered").clone();
+    let regions: Vec<(String, Vec<String>)> = steered.regions.iter().filter(|r| matches!(r.key.kind(), "country" | "default")).map(|r| (r.key.to_string(), r.candidates.iter().map(|c| steered.cdns[c.cdn].name.clone()).collect())).collect();
+    let (start, end) = (t("21:00:00"), t("21:10:00"));
+    let degraded = (t("21:03:00"), t("21:06:00"));
+    let mut counts: Vec<(Arc<str>, Arc<str>, Arc<str>, u64)> = Vec::new();
+    let mut generation = 0;
+    let mut now = start;
+    while now < end {
+        let sec = (now - start) / 1000;
+        if now == t("21:01:00") || now == t("21:09:00") {
+            let text = if now == t("21:01:00") { "kickoff" } else { "final whistle" };
+            h.send(Record::Annotation(Annotation { at: now, text: text.into(), author: "noc-kim".into() }, None));
+        }
+        if now == t("21:04:00") {
+            h.send(Record::Override(cdnsteer::overrides::store::AuditEntry {
+                when: now,
+                who: "noc".into(),
+                author: Some("noc-kim".into()),
+                what: "override.add".into(),
+                before: serde_json::Value::Null,
+                after: serde_json::json!({"id": "ovr-1", "kind": "drain", "name": name, "region": "country:KR", "cdn": "cloudfront", "author": "noc-kim", "reason": "ticket #4821"}),
+            }));
+        }
+        if sec % 5 == 0 {
+            let mut obs = Vec::new();
+            let mut qoe = Vec::new();
+            for (region, cdns) in &regions {
+                for cdn in cdns {
+                    let bad = cdn == "cloudfront" && region == "country:KR" && now >= degraded.0 && now < degraded.1;
+                    let (errors, ttfb) = if bad { (800, 950.0) } else { (8, 80.0 + sec as f64 % 7.0) };
+                    let o = Observation { cdn: cdn.clone(), region: parse_region(region).expect("region"), vantage: "rum:players".into(), at: now, requests: 10_000, errors, cache_hits: Some(9_700), ttfb_ms: Some(ttfb), throughput_mbps: Some(if bad { 3.5 } else { 24.0 }), delivered_gbps: Some(40.0), failure: None };
+                    engine.ingest(&o);
+                    obs.push(o);
+                    qoe.push(cdnsteer::qoe::QoeSample {
+                        cdn: cdn.clone(),
+                        region: parse_region(region).expect("region"),
+                        source: "players".into(),
+                        at: now,
+                        window_secs: Some(5),
+                        viewers: Some(if bad { 4_000 } else { 12_000 }),
+                        startup_p50_ms: Some(if bad { 4200.0 } else { 950.0 }),
+                        startup_p95_ms: Some(2400.0),
+                        rebuffer_ratio: Some(if bad { 0.06 } else { 0.003 }),
+                        playback_failures: Some(if bad { 40 } else { 0 }),
+                        exits_before_start: Some(if bad { 90 } else { 1 }),
+                        ttfb_p50_ms: Some(ttfb),
+                        ttfb_p95_ms: Some(ttfb * 2.4),
+                        ttfb_p99_ms: None,
+                        requests: 10_000,
+                        errors,
+                        delivered_gbps: Some(40.0),
+                    });
+                }
+            }
+            h.send(Record::Observations(obs));
+            h.send(Record::Qoe(qoe));
+        }
+        let report = engine.tick(&zones, &overrides, now);
+        if report.changed || sec % 30 == 0 {
+            generation += 1;
+            let p = plan(&zones, &engine, &overrides, now, CellPrefixes::default());
+            for (ri, rx) in p.explain.names[0].iter().enumerate() {
+                for c in &rx.candidates {
+                    counts.push((Arc::from(name), Arc::from(steered.regions[ri].key.to_string()), Arc::from(steered.cdns[c.cdn].name.as_str()), (c.share * 100.0).round() as u64));
+                }
+            }
+            h.send(Record::Plan { at: now, generation, zones: Arc::clone(&zones), explain: Arc::new(p.explain) });
+        }
+        h.send(Record::Decisions(report.events));
+        if sec % 10 == 9 {
+            counts.retain(|c| c.3 > 0);
+            h.send(Record::Answers(AnswerCounts { at: now - 9_000, span_ms: 10_000, rows: std::mem::take(&mut counts) }));
+        }
+        now += 1000;
+    }
+    h.flush(std::time::Duration::from_secs(30)).expect("flush");
+    writer.stop();
+}
+
+#[test]
+fn a_report_from_a_history_database_between_two_annotations() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    record_history(&state);
+    let args = |format| cdnsteer::cli::report::ReportArgs {
+        event: Some("final".into()),
+        from: None,
+        to: None,
+        from_annotation: Some("kickoff".into()),
+        to_annotation: Some("Final Whistle".into()),
+        out: None,
+        format,
+        state_dir: state.clone(),
+        zones: repo().join("zones"),
+        events: repo().join("events"),
+        bucket: "10s".into(),
+        utc_offset: None,
+        input: None,
+    };
+    let generated = cdnsteer::timestamp::parse_rfc3339("2026-12-19T00:30:00Z").expect("time");
+    let out = cdnsteer::cli::report::run(&args(cdnsteer::cli::report::ReportFormat::Json), generated).expect("report");
+    let r: serde_json::Value = serde_json::from_str(&out.text).expect("json");
+    assert_eq!((r["subject"]["from"].as_str(), r["subject"]["to"].as_str()), (Some("2026-12-18T12:01:00Z"), Some("2026-12-18T12:09:00Z")));
+    assert_eq!(r["subject"]["utc_offset"], "+09:00", "the event's local time");
+    let incidents = r["incidents"].as_array().expect("incidents");
+    assert_eq!(incidents.len(), 1, "{incidents:#?}");
+    assert_eq!((incidents[0]["cdn"].as_str(), incidents[0]["region"].as_str()), (Some("cloudfront"), Some("country:KR")));
+    assert!(incidents[0]["half_moved_after_secs"].as_u64().is_some_and(|s| s <= 10), "{}", incidents[0]);
+    assert!(incidents[0]["actions"].as_array().is_some_and(|a| a.iter().any(|x| x["by"] == "operator")), "the NOC's drain is among the actions");
+    assert!(r["summary"]["answers"].as_u64().is_some_and(|n| n > 0));
+    assert!(r["cdns"].as_array().is_some_and(|c| c.iter().all(|c| c["overall"]["availability_pct"].is_number())));
+    // The same database gives the same bytes; the HTML has its charts.
+    let again = cdnsteer::cli::report::run(&args(cdnsteer::cli::report::ReportFormat::Json), generated).expect("report");
+    assert_eq!(out.text, again.text);
+    golden("tests/fixtures/report/history.report.json", &out.text);
+    let html = cdnsteer::cli::report::run(&args(cdnsteer::cli::report::ReportFormat::Html), generated).expect("html");
+    assert!(html.text.contains("id=\"incident-I1\"") && html.text.matches("<svg class=\"chart\"").count() > 5);
+}
