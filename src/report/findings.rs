@@ -125,10 +125,20 @@ fn shifts(incidents: &[Incident], f: &mut Vec<(Severity, String, Vec<Evidence>)>
         moved.sort_unstable();
         let (median, max) = (moved[(moved.len() - 1) / 2], moved[moved.len() - 1]);
         let n = moved.len();
+        let first_operator = |i: &Incident| i.actions.iter().filter(|a| a.by == "operator").map(|a| ms(&a.at)).min();
+        let before_noc = movable.iter().all(|i| match (i.half_moved_after_secs, first_operator(i)) {
+            (Some(h), Some(op)) => ms(&i.start) + h * 1000 <= op,
+            _ => true,
+        });
+        let noc = if before_noc { ", before any operator action" } else { "" };
+        let mut viewers: Vec<u64> = movable.iter().filter_map(|i| i.viewers_halved_after_secs).collect();
+        viewers.sort_unstable();
+        let followed = viewers.last().map_or_else(String::new, |v| format!("; the viewers on it had halved within {v} s (players follow with the DNS TTL)"));
         let text = if n == 1 {
-            format!("cdnsteer moved half of the failing CDN's traffic away {max} s after the breach began, without an operator.")
+            let i = movable.iter().find(|i| i.half_moved_after_secs.is_some()).map_or(movable[0], |i| *i);
+            format!("cdnsteer's answers moved half of {}'s {} share away {max} s after the breach began{noc}{followed}.", i.cdn, calc::region_label(&i.region))
         } else {
-            format!("In {n} incidents cdnsteer moved half of the failing CDN's traffic away within {max} s of the breach (median {median} s).")
+            format!("In {n} incidents cdnsteer's answers moved half of the failing CDN's share away within {max} s of the breach (median {median} s){noc}{followed}.")
         };
         let sev = if max <= SHIFT_TARGET_SECS { Severity::Good } else { Severity::Warning };
         f.push((sev, text, evidence.clone()));

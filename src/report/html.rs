@@ -156,12 +156,13 @@ a{color:#1f4e8c;text-decoration:none}
 .headline{font-size:12pt;line-height:1.5;border-left:4px solid var(--ink);padding:1mm 0 1mm 4mm;margin:5mm 0}
 .cards{display:grid;grid-template-columns:repeat(6,1fr);gap:2.5mm;margin:4mm 0}
 .card{background:var(--soft);border-radius:2mm;padding:2.5mm 3mm}
-.card b{display:block;font-size:14pt;line-height:1.2}
+.card b{display:block;font-size:12.5pt;line-height:1.25;white-space:nowrap}
 .card span{font-size:8pt;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 table{border-collapse:collapse;width:100%;margin:2mm 0 4mm;font-size:9pt}
 th,td{text-align:left;padding:1.3mm 2mm;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-weight:600;color:var(--muted);font-size:8pt;text-transform:uppercase;letter-spacing:.03em;border-bottom:1.5px solid #b9b9c0}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{white-space:nowrap}
 tr.all td{font-weight:600;background:var(--soft)}
 tr,figure,.finding,.rec,article .kv{break-inside:avoid}
 thead{display:table-header-group}
@@ -170,6 +171,10 @@ ol.findings{list-style:none;padding:0;margin:0}
 td:first-child{white-space:nowrap}
 table.recs td:first-child{white-space:normal}
 table.recs td:nth-child(4){width:34%}
+table.incidents td:nth-child(4){width:24%}
+table.incidents td:nth-child(5){width:30%}
+table.detail{font-size:8.3pt}
+table.detail th,table.detail td{padding:1.1mm 1.3mm}
 .finding{display:grid;grid-template-columns:12mm 20mm 1fr;gap:2mm;padding:2mm 0;border-bottom:1px solid var(--line)}
 .finding .id{font-weight:700;color:var(--muted)}
 .pill{display:inline-block;font-size:7.5pt;font-weight:700;text-transform:uppercase;letter-spacing:.05em;padding:.3mm 1.6mm;border-radius:1mm;color:#fff;height:fit-content}
@@ -308,7 +313,8 @@ fn breach_text(b: &Breach) -> String {
         u => format!("{x:.1} {u}"),
     };
     let word = super::sla::SIGNALS.iter().find(|s| s.0 == b.signal).map_or(b.signal, |s| s.2);
-    format!("{word} {} (target {}, {})", v(b.worst), v(b.target), span_text(b.secs))
+    let dir = if b.target < b.bad { "≤" } else { "≥" };
+    format!("{word} {} (target {dir} {}) for {}", v(b.worst), v(b.target), span_text(b.secs))
 }
 
 fn incidents(p: &mut Page<'_>) {
@@ -318,7 +324,7 @@ fn incidents(p: &mut Page<'_>) {
         return;
     }
     let _ = write!(p.out, r#"<p class="small muted">A CDN missing an SLA target in a region for at least {} (worst {} bucket shown). Times are local (UTC{}).</p>"#, span_text(super::sla::MIN_INCIDENT_MS / 1000), span_text(p.r.charts.step_secs.min(10)), p.r.subject.utc_offset);
-    p.out.push_str(r#"<table><thead><tr><th>#</th><th>When</th><th>CDN, region</th><th>Measured vs target</th><th>What cdnsteer did</th><th class="n">Shift</th><th class="n">Viewers</th></tr></thead><tbody>"#);
+    p.out.push_str(r#"<table class="incidents"><thead><tr><th>#</th><th>When</th><th>CDN, region</th><th>Measured vs target</th><th>What cdnsteer did</th><th class="n">Shift</th><th class="n">Viewers</th></tr></thead><tbody>"#);
     for i in &p.r.incidents {
         let breaches: Vec<String> = i.breaches.iter().map(breach_text).collect();
         let shift = match (i.half_moved_after_secs, i.drained_after_secs) {
@@ -524,7 +530,7 @@ fn rows<'a>(c: &'a CdnReport) -> impl Iterator<Item = (bool, String, Option<f64>
 }
 
 fn quality_table(p: &mut Page<'_>, c: &CdnReport) {
-    p.out.push_str(r#"<table><thead><tr><th>Quality</th><th class="n">TTFB p50 (ms)</th><th class="n">TTFB p95 (ms)</th><th class="n">Players' p95 (ms)</th><th class="n">Throughput (Mbit/s)</th><th class="n">Cache hits</th><th class="n">Errors</th><th class="n">Availability</th><th class="n">Missing SLA</th></tr></thead><tbody>"#);
+    p.out.push_str(r#"<table class="detail"><thead><tr><th>Quality</th><th class="n">TTFB p50 (ms)</th><th class="n">TTFB p95 (ms)</th><th class="n">Players' p95 (ms)</th><th class="n">Throughput (Mbit/s)</th><th class="n">Cache hits</th><th class="n">Errors</th><th class="n">Availability</th><th class="n">Missing SLA</th></tr></thead><tbody>"#);
     for (all, label, _, s) in rows(c) {
         let _ = write!(
             p.out,
@@ -545,7 +551,7 @@ fn quality_table(p: &mut Page<'_>, c: &CdnReport) {
 }
 
 fn traffic_table(p: &mut Page<'_>, c: &CdnReport) {
-    p.out.push_str(r#"<table><thead><tr><th>Traffic</th><th class="n">Weight</th><th class="n">Answers</th><th class="n">Traffic</th><th class="n">Peak / p95 (Gbps)</th><th>Time in state</th><th class="n">Share changes</th><th class="n">Fail-opens</th></tr></thead><tbody>"#);
+    p.out.push_str(r#"<table class="detail"><thead><tr><th>Traffic</th><th class="n">Weight</th><th class="n">Answers</th><th class="n">Traffic</th><th class="n">Peak / p95 (Gbps)</th><th>Time in state</th><th class="n">Share changes</th><th class="n">Fail-opens</th></tr></thead><tbody>"#);
     for (all, label, weight, s) in rows(c) {
         let _ = write!(
             p.out,
@@ -570,7 +576,7 @@ fn qoe_table(p: &mut Page<'_>, c: &CdnReport) {
         p.out.push_str(r#"<p class="small muted">No viewer experience reported for this CDN.</p>"#);
         return;
     }
-    p.out.push_str(r#"<table><thead><tr><th>Viewers</th><th class="n">Peak viewers</th><th class="n">Mean viewers</th><th class="n">Startup p50 (ms)</th><th class="n">Startup p95 (ms)</th><th class="n">Rebuffering</th><th class="n">Failed plays</th><th class="n">Left before start</th></tr></thead><tbody>"#);
+    p.out.push_str(r#"<table class="detail"><thead><tr><th>Viewers</th><th class="n">Peak viewers</th><th class="n">Mean viewers</th><th class="n">Startup p50 (ms)</th><th class="n">Startup p95 (ms)</th><th class="n">Rebuffering</th><th class="n">Failed plays</th><th class="n">Left before start</th></tr></thead><tbody>"#);
     for (all, label, _, s) in rows(c) {
         let Some(q) = &s.qoe else { continue };
         let _ = write!(
