@@ -42,7 +42,8 @@
 //! ```
 //!
 //! The database is `STATE_DIR/history.sqlite` (`history` module doc: what is kept, how it is
-//! read). A database that cannot be opened is logged and the server runs without history; a
+//! read). A database that cannot be opened (disk full, directory unwritable) is logged, the
+//! server serves DNS regardless and opens it when it can (history degraded meanwhile); a
 //! database written by a newer cdnsteer stops the start.
 //!
 //! # Reload triggers

@@ -98,6 +98,7 @@ pub mod probe;
 pub mod publish;
 pub mod qoe;
 pub mod region;
+pub mod report;
 pub mod snapshot;
 pub mod steer;
 pub mod timestamp;

@@ -79,6 +79,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             Ok(print(runtime()?.block_on(operate_feed::feed(&plan))?))
         }
+        Command::Report(args) => {
+            let now = cdnsteer::clock::Clock::new().now();
+            Ok(print(cdnsteer::cli::report::run(&args, now)?))
+        }
         Command::Reload { admin, token_file, state_dir, force, reason } => {
             let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;
             let force = if force { reason } else { None };

@@ -106,6 +106,24 @@ pub fn parse_rfc3339(text: &str) -> Result<Millis, String> {
     Ok(secs as u64 * 1000 + frac_ms as u64)
 }
 
+/// The UTC offset an RFC 3339 time is written in, minutes east (`+09:00` -> 540, `Z` -> 0);
+/// `None` when the text is not RFC 3339.
+pub fn utc_offset_minutes(text: &str) -> Option<i32> {
+    parse_rfc3339(text).ok()?;
+    let t = text.trim();
+    if t.ends_with(['Z', 'z']) {
+        return Some(0);
+    }
+    let tail = t.get(t.len().checked_sub(6)?..)?;
+    let sign = match tail.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = tail[1..].split_once(':')?;
+    Some(sign * (h.parse::<i32>().ok()? * 60 + m.parse::<i32>().ok()?))
+}
+
 /// Parse a duration such as `90s`, `10m`, `1h30m`, `2d` (units s, m, h, d; at least one).
 pub fn parse_duration(text: &str) -> Result<Millis, String> {
     let bad = || format!("`{text}`; expected a duration such as 90s, 10m, 1h30m or 2d");
@@ -179,6 +197,8 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-12-02T05:03:15+09:00").unwrap(), t);
         assert_eq!(parse_rfc3339("2026-12-01T20:03:15.25Z").unwrap(), t + 250);
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!((utc_offset_minutes("2026-12-18T19:30:00+09:00"), utc_offset_minutes("2026-12-18T10:30:00Z"), utc_offset_minutes("2026-12-18T05:30:00-05:30")), (Some(540), Some(0), Some(-330)));
+        assert_eq!(utc_offset_minutes("tomorrow"), None);
         assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").map(rfc3339).unwrap(), "2024-02-29T00:00:00Z");
         for bad in ["2026-02-30T00:00:00Z", "2026-12-01 20:03", "2026-12-01T20:03:15", "tomorrow", "2026-12-01T25:00:00Z"] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");

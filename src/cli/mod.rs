@@ -1,8 +1,10 @@
-//! Command-line interface: `serve`, `check`, and the operator commands that talk to a
-//! running server's admin API (`explain`, `override`, `reload`; bodies in `operate`).
+//! Command-line interface: `serve`, `check`, the operator commands that talk to a running
+//! server's admin API (`explain`, `override`, `reload`; bodies in `operate`), `feed`, and
+//! `report` (the post-event report from the history; body in `report`).
 
 pub mod feed;
 pub mod operate;
+pub mod report;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -126,6 +128,10 @@ pub enum Command {
     /// Play generated player telemetry into a running server (one CDN degrading in one region
     /// for a while), for demos and rehearsals.
     Feed(FeedArgs),
+    /// The post-event report of an event's window (or --from/--to, or between two
+    /// annotations) from the history: HTML for the customer, JSON with everything, or the
+    /// per-CDN x region table as CSV.
+    Report(report::ReportArgs),
     /// Reload zones, events and GeoIP on a running server; prints the new generation or every
     /// problem, or that an event's change freeze holds the change.
     Reload {

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::dns::{DnsCounters, Served, ServedReader};
 use crate::health::Observation;
 use crate::health::events::DecisionEvent;
+use crate::history::store::Deferred;
 use crate::history::{AnswerCounts, HistoryError, HistoryHandle, HistoryWriter, Record, ReloadRecord, Storage};
 use crate::overrides::store::AuditEntry;
 use crate::timestamp::Millis;
@@ -57,8 +58,11 @@ impl HistoryFeed {
             }
             Err(e @ HistoryError::NewerSchema { .. }) => Err(e),
             Err(e) => {
-                tracing::error!(error = %e, "history degraded: the history database cannot be opened; serving without history");
-                Ok(feed(HistoryHandle::unavailable(), None))
+                // Serve anyway; the writer opens the file when it can (a full disk freed, a
+                // directory made writable), counting what it could not keep meanwhile.
+                tracing::error!(error = %e, "history degraded: the history database cannot be opened; serving DNS without it and retrying");
+                let writer = HistoryWriter::start(Box::new(Deferred::new(&path)), config.history.clone(), Some(path.clone()));
+                Ok(feed(writer.handle(), Some(writer)))
             }
         }
     }
@@ -115,7 +119,7 @@ impl HistoryFeed {
         let handle = self.handle.clone();
         let every = Duration::from_millis(self.answers_interval_ms.max(1));
         tasks.spawn(async move {
-            let mut last: rustc_hash::FxHashMap<(Arc<str>, Arc<str>, Arc<str>), u64> = rustc_hash::FxHashMap::default();
+            let mut last: rustc_hash::FxHashMap<crate::dns::counters::SeriesKey, u64> = rustc_hash::FxHashMap::default();
             let mut since = clock.now();
             let mut timer = tokio::time::interval(every);
             timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -127,8 +131,7 @@ impl HistoryFeed {
                 }
                 let now = clock.now();
                 let mut rows = Vec::new();
-                for (name, region, cdn, total) in counters.steered_totals() {
-                    let key = (name, region, cdn);
+                for (key, total) in counters.steered_totals() {
                     let before = last.get(&key).copied().unwrap_or(0);
                     if total > before {
                         rows.push((Arc::clone(&key.0), Arc::clone(&key.1), Arc::clone(&key.2), total - before));
@@ -148,10 +151,10 @@ impl HistoryFeed {
     /// Write what is queued and close the database (at shutdown).
     pub(super) async fn stop(&self) {
         let writer = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(writer) = writer {
-            if let Err(e) = tokio::task::spawn_blocking(move || writer.stop()).await {
-                tracing::error!(error = %e, "history writer did not stop cleanly");
-            }
+        if let Some(writer) = writer
+            && let Err(e) = tokio::task::spawn_blocking(move || writer.stop()).await
+        {
+            tracing::error!(error = %e, "history writer did not stop cleanly");
         }
     }
 }

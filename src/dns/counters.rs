@@ -123,7 +123,7 @@ fn bump(counter: &AtomicU64) {
 }
 
 /// Label values of one steered series: (name, region, CDN).
-type SeriesKey = (Arc<str>, Arc<str>, Arc<str>);
+pub type SeriesKey = (Arc<str>, Arc<str>, Arc<str>);
 
 /// Where one steered name's (region, CDN) pairs live in `Layout::slots`.
 #[derive(Debug, Clone, Copy)]
@@ -367,7 +367,7 @@ impl DnsCounters {
     /// Steered answers so far per (name, region, CDN), names past `max_names` as `_other`,
     /// summed as a scrape sums them (the history takes deltas of these at an interval).
     /// Series with no answer yet are left out.
-    pub fn steered_totals(&self) -> Vec<(Arc<str>, Arc<str>, Arc<str>, u64)> {
+    pub fn steered_totals(&self) -> Vec<(SeriesKey, u64)> {
         let (mut totals, blocks) = {
             let state = self.shared.lock();
             let blocks: Vec<Arc<Block>> = state.blocks.iter().map(|(_, b)| Arc::clone(b)).collect();
@@ -376,7 +376,7 @@ impl DnsCounters {
         for block in &blocks {
             totals.add(block);
         }
-        totals.steered.into_iter().map(|((name, region, cdn), n)| (name, region, cdn, n)).collect()
+        totals.steered.into_iter().collect()
     }
 }
 

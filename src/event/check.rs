@@ -78,6 +78,7 @@ pub fn check_event(file: &Path, spec: EventFile, zones: &ZoneSet, diags: &mut Di
         customer: spec.customer.map(|c| c.value),
         start: start?,
         end: end?,
+        utc_offset_minutes: crate::timestamp::utc_offset_minutes(&spec.start.value).unwrap_or(0),
         names,
         policies,
         freeze: spec.freeze.is_some_and(|f| f.value),

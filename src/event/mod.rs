@@ -31,6 +31,9 @@ pub struct Event {
     pub start: Millis,
     /// End, Unix ms (exclusive).
     pub end: Millis,
+    /// The UTC offset the start was written in, minutes east (the event's local time, which
+    /// the report shows).
+    pub utc_offset_minutes: i32,
     /// Steered names involved (absolute, lower case).
     pub names: Vec<String>,
     /// Settings per zone apex while the window lasts.

@@ -58,6 +58,7 @@
 //!
 //! - [`HistoryReader::share_changes`]: raw share/score/state rows per name x region x CDN over
 //!   a window, each series starting with its state at `from` (from a keyframe);
+//! - [`HistoryReader::state_at`]: every series' share, score and state at one instant;
 //! - [`HistoryReader::shares`]: the same per bucket (time-weighted mean share, last share,
 //!   last and lowest score, last state);
 //! - [`HistoryReader::signals`]: per CDN x region x bucket: samples, requests, error rate
@@ -73,6 +74,7 @@
 //!
 //! The reader is synchronous (SQLite is): async callers run it on a blocking thread.
 
+pub mod model;
 pub mod read;
 pub mod schema;
 pub mod store;
@@ -298,6 +300,9 @@ pub struct StoredAnnotation {
     pub annotation: Annotation,
 }
 
+/// Steered answers of one (name, region, CDN): the DNS counters' label values and a count.
+pub type AnswerSeries = (Arc<str>, Arc<str>, Arc<str>, u64);
+
 /// Steered answers counted over one interval: per (name, region, CDN), the names past
 /// `metrics.max_names` as `_other`.
 #[derive(Debug, Clone, PartialEq)]
@@ -307,7 +312,7 @@ pub struct AnswerCounts {
     /// Length of the interval, ms.
     pub span_ms: Millis,
     /// (name, region, CDN, answers), non-zero only.
-    pub rows: Vec<(Arc<str>, Arc<str>, Arc<str>, u64)>,
+    pub rows: Vec<AnswerSeries>,
 }
 
 /// Kinds of event rows.

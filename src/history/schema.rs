@@ -217,8 +217,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), HistoryError> {
     }
 }
 
-#[cfg(test)]
-pub(crate) fn set_version_for_test(path: &Path, version: i64) {
-    let conn = Connection::open(path).expect("open");
-    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?1, 0)", [version]).expect("insert");
+/// Record that the file now has schema `version` (what an upgrade step does last; tests use
+/// it to make a file look newer than this build).
+pub fn record_version(path: &Path, version: i64) -> Result<(), HistoryError> {
+    let conn = Connection::open(path).map_err(sqlite(path))?;
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (?1, 0)", [version]).map_err(sqlite(path))?;
+    Ok(())
 }

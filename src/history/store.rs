@@ -108,6 +108,9 @@ pub enum StorageError {
     /// A fault injected by a test.
     #[error("injected fault: {0}")]
     Injected(String),
+    /// The database could not be opened (yet).
+    #[error("{0}")]
+    Open(String),
 }
 
 /// What a maintenance round did.
@@ -470,6 +473,49 @@ impl Storage for SqliteStorage {
         let mut wal = self.path.clone().into_os_string();
         wal.push("-wal");
         len(&self.path) + len(Path::new(&wal))
+    }
+}
+
+/// The database at a path, opened on first use and again after opening failed: a server
+/// that started while its disk was full or its state directory unwritable writes its
+/// history once the fault clears, like any other write fault.
+#[derive(Debug)]
+pub struct Deferred {
+    path: PathBuf,
+    inner: Option<SqliteStorage>,
+}
+
+impl Deferred {
+    /// The database at `path`, not opened yet.
+    pub fn new(path: &Path) -> Deferred {
+        Deferred { path: path.to_path_buf(), inner: None }
+    }
+
+    fn get(&mut self) -> Result<&mut SqliteStorage, StorageError> {
+        if self.inner.is_none() {
+            let opened = SqliteStorage::open(&self.path).map_err(|e| StorageError::Open(e.to_string()))?;
+            tracing::info!(path = %self.path.display(), "history database open");
+            self.inner = Some(opened);
+        }
+        self.inner.as_mut().ok_or_else(|| StorageError::Open("not open".to_string()))
+    }
+}
+
+impl Storage for Deferred {
+    fn write(&mut self, rows: &[Row]) -> Result<i64, StorageError> {
+        self.get()?.write(rows)
+    }
+
+    fn checkpoint(&mut self, truncate: bool) -> Result<(), StorageError> {
+        self.inner.as_mut().map_or(Ok(()), |s| s.checkpoint(truncate))
+    }
+
+    fn maintain(&mut self, now: Millis, settings: &HistorySettings) -> Result<Maintenance, StorageError> {
+        self.inner.as_mut().map_or(Ok(Maintenance::default()), |s| s.maintain(now, settings))
+    }
+
+    fn size_bytes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, Storage::size_bytes)
     }
 }
 

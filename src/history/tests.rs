@@ -91,7 +91,7 @@ fn schema_is_created_resumed_and_a_newer_one_refused() {
     let mut s = SqliteStorage::open(&path).expect("reopen");
     assert_eq!(s.write(&[share_row(T0 + 2, 0.7)]).expect("write"), 3);
     drop(s);
-    schema::set_version_for_test(&path, schema::VERSION + 1);
+    schema::record_version(&path, schema::VERSION + 1).expect("bump");
     let e = SqliteStorage::open(&path).expect_err("newer schema");
     let text = e.to_string();
     assert!(text.contains("schema version 2") && text.contains("newer"), "{text}");
@@ -415,6 +415,11 @@ fn state_at_any_time_comes_from_the_last_keyframe() {
     let s = r.share_changes(Window { from, to: from + 1000 }, &kr).expect("changes");
     assert_eq!(s[0].points.len(), 1);
     assert_eq!((s[0].points[0].at, s[0].points[0].share), (from, 0.9));
+    let grid = r.state_at(T0 + 124_000, &Filter::default()).expect("grid");
+    assert_eq!(grid.len(), 4);
+    let kr_akamai = grid.iter().find(|g| g.region == "country:KR" && g.cdn == "akamai").expect("KR akamai");
+    assert_eq!(kr_akamai.points[0].share, 0.5);
+    assert_eq!(r.state_at(T0 + 125_000, &kr).expect("grid")[0].points[0].share, 0.9);
     // Window ids are resumable: after the last id there is nothing.
     let last = r.last_id().expect("last");
     assert!(r.after(last, 10).expect("after").is_empty());
@@ -441,4 +446,82 @@ fn queries_out_of_range_are_refused() {
     // A filter naming something never recorded is an empty answer, not an error.
     assert!(r.shares(Buckets { from: 0, to: 1000, step_ms: 100 }, &Filter { cdn: Some("nope".into()), ..Filter::default() }).expect("empty").is_empty());
     assert!(HistoryReader::open(&dir.path().join("missing.sqlite")).is_err());
+}
+
+#[test]
+fn long_reads_come_in_chunks_and_miss_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    // Many rows share a time (a telemetry batch): chunk boundaries fall inside such runs.
+    let n = read::CHUNK as u64 * 2 + 345;
+    let rows: Vec<Row> = (0..n).map(|i| Row::Signal(store::SignalRow { zone: None, observation: observation("akamai", "country:KR", T0 + i / 7, 80.0, i % 2) })).collect();
+    s.write(&rows).expect("write");
+    let events: Vec<Row> = (0..n)
+        .map(|i| Row::Event(store::EventRow { at: T0 + i / 3, kind: EventKind::Annotation, name: None, region: None, generation: None, who: Some("a".into()), text: format!("note {i}"), data: None }))
+        .collect();
+    s.write(&events).expect("write");
+    drop(s);
+    let r = HistoryReader::open(&path).expect("reader");
+    let window = Window { from: T0, to: T0 + n };
+    let got = r.signal_rows(window, &Filter::default(), usize::MAX).expect("rows");
+    assert_eq!(got.len() as u64, n);
+    assert!(got.windows(2).all(|w| (w[0].at, w[0].id) < (w[1].at, w[1].id)));
+    let sig = r.signals(Buckets { from: T0, to: T0 + n, step_ms: n }, &Filter::default()).expect("signals");
+    assert_eq!((sig[0].samples, sig[0].errors), (n, n / 2));
+    let notes = r.events(window, &[EventKind::Annotation], usize::MAX).expect("events");
+    assert_eq!(notes.len() as u64, n);
+    assert_eq!(notes.last().map(|e| e.text.clone()), Some(format!("note {}", n - 1)));
+    // `after` pages through everything in id order.
+    let (mut last, mut seen) = (0, 0u64);
+    loop {
+        let page = r.after(last, 4000).expect("page");
+        let Some(end) = page.last().map(HistoryItem::id) else { break };
+        assert!(page.iter().all(|i| i.id() > last));
+        seen += page.len() as u64;
+        last = end;
+    }
+    assert_eq!(seen, 2 * n);
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_yet_is_opened_when_it_can() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The state directory's place is taken by a file: nothing can be created under it.
+    let state = dir.path().join("state");
+    std::fs::write(&state, "not a directory").expect("file");
+    let path = db(&state);
+    let w = HistoryWriter::start(Box::new(store::Deferred::new(&path)), HistorySettings::default(), Some(path.clone()));
+    let h = w.handle();
+    h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0)]));
+    assert!(h.flush(Duration::from_secs(20)).is_err());
+    assert!(h.stats().degraded());
+    std::fs::remove_file(&state).expect("rm");
+    std::fs::create_dir(&state).expect("mkdir");
+    // Retries come with a backoff: flush until the writer has tried again.
+    for _ in 0..200 {
+        if h.flush(Duration::from_secs(20)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!h.stats().degraded());
+    assert_eq!(h.stats().written(), 1);
+    w.stop();
+    assert_eq!(HistoryReader::open(&path).expect("reader").signal_rows(Window { from: T0, to: T0 + 1 }, &Filter::default(), 10).expect("rows").len(), 1);
+}
+
+#[test]
+fn a_plan_older_than_one_taken_is_ignored() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = writer(dir.path(), &Faults::new());
+    let h = w.handle();
+    let z = Arc::new(zones());
+    h.send(Record::Plan { at: T0, generation: 5, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.5, Some(95.0), CandidateState::Healthy)) });
+    // The periodic task loaded generation 4 before 5 was published, and sends it later.
+    h.send(Record::Plan { at: T0 + 10, generation: 4, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.9, Some(95.0), CandidateState::Healthy)) });
+    h.send(Record::Plan { at: T0 + 20, generation: 5, zones: Arc::clone(&z), explain: Arc::new(explain(&z, 0.5, Some(95.0), CandidateState::Healthy)) });
+    flush(&h);
+    assert_eq!(h.stats().written(), 4, "the first keyframe only");
+    w.stop();
 }

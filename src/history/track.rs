@@ -38,11 +38,14 @@ impl Last {
     }
 }
 
-/// Interned labels of one zone set: per steered name, its name, region keys and CDN names.
+/// One steered name's labels: its name, region keys and CDN names.
+type NameLabels = (Arc<str>, Vec<Arc<str>>, Vec<Arc<str>>);
+
+/// Interned labels of one zone set, per steered name.
 #[derive(Debug)]
 struct Labels {
     zones_id: u64,
-    names: Vec<(Arc<str>, Vec<Arc<str>>, Vec<Arc<str>>)>,
+    names: Vec<NameLabels>,
 }
 
 impl Labels {

@@ -57,6 +57,8 @@ pub struct HistoryStats {
     degraded: AtomicBool,
     batches: AtomicU64,
     write_nanos: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_nanos: AtomicU64,
     bytes: AtomicU64,
 }
 
@@ -84,6 +86,11 @@ impl HistoryStats {
     /// Batches written, and the time spent writing them (successful or not), ns.
     pub fn write_cost(&self) -> (u64, u64) {
         (self.batches.load(Ordering::Relaxed), self.write_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Checkpoints run, and the time they took, ns.
+    pub fn checkpoint_cost(&self) -> (u64, u64) {
+        (self.checkpoints.load(Ordering::Relaxed), self.checkpoint_nanos.load(Ordering::Relaxed))
     }
 
     /// Bytes on disk at the last checkpoint.
@@ -120,14 +127,6 @@ impl HistoryHandle {
     /// A handle that keeps nothing (history off, tests without history).
     pub fn disabled() -> HistoryHandle {
         HistoryHandle::default()
-    }
-
-    /// A handle for history that should be kept but could not be opened: takes nothing and
-    /// reports itself degraded (the server serves DNS regardless).
-    pub fn unavailable() -> HistoryHandle {
-        let handle = HistoryHandle::default();
-        handle.stats.degraded.store(true, Ordering::Relaxed);
-        handle
     }
 
     /// Whether records go anywhere.
@@ -241,10 +240,10 @@ impl HistoryWriter {
             // A full queue: wait for room (the writer drains it); stopping must be heard.
             let _ = inner.tx.send(Msg::Stop);
         }
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("the history writer thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the history writer thread panicked");
         }
     }
 }
@@ -350,7 +349,7 @@ impl Worker {
             }
             if stop {
                 if self.failing.is_none() {
-                    let _ = self.storage.checkpoint(true);
+                    let _ = self.checkpoint(true);
                 }
                 if !self.rows.is_empty() {
                     self.drop_rows(self.rows.len());
@@ -552,6 +551,14 @@ impl Worker {
         }
     }
 
+    fn checkpoint(&mut self, truncate: bool) -> Result<(), super::StorageError> {
+        let started = Instant::now();
+        let result = self.storage.checkpoint(truncate);
+        self.stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.stats.checkpoint_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        result
+    }
+
     /// Checkpoints, maintenance, and the reminder about queue drops.
     fn housekeeping(&mut self) {
         let drops = self.stats.dropped_queue_full();
@@ -567,7 +574,7 @@ impl Worker {
             // Idle since the last checkpoint: truncate the WAL; else a passive one.
             let truncate = !self.written_since_checkpoint;
             if !(truncate && self.truncated) {
-                match self.storage.checkpoint(truncate) {
+                match self.checkpoint(truncate) {
                     Ok(()) => self.truncated = truncate,
                     Err(e) => tracing::warn!(error = %e, "history checkpoint failed"),
                 }

@@ -23,3 +23,4 @@ mod metrics;
 mod reload;
 mod history;
 mod dashboard;
+mod report;

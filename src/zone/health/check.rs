@@ -272,9 +272,17 @@ impl HealthCx<'_> {
             if !self.known_cdn(cdn, &path) {
                 continue;
             }
-            let mut cap = Capacity { cdn: cdn.value.clone(), gbps: None, target_utilisation: 0.8, regions: Vec::new() };
+            let mut cap = Capacity { cdn: cdn.value.clone(), gbps: None, commit_gbps: None, target_utilisation: 0.8, regions: Vec::new() };
             if let Some(g) = &c.value.gbps {
                 cap.gbps = Some(self.gbps(g, &format!("{path}.gbps")));
+            }
+            if let Some(g) = &c.value.commit_gbps {
+                let commit = self.gbps(g, &format!("{path}.commit_gbps"));
+                if let Some(global) = cap.gbps.filter(|global| commit > *global) {
+                    let msg = format!("commit {commit} Gbps is more than the CDN can carry ({global} Gbps); a commit above capacity is paid for and can never be used");
+                    self.err(pos(g), &format!("{path}.commit_gbps"), Code::InvalidHealth, msg);
+                }
+                cap.commit_gbps = Some(commit);
             }
             if let Some(u) = &c.value.target_utilisation {
                 cap.target_utilisation = self.fraction(u, &format!("{path}.target_utilisation"), false);
@@ -370,5 +378,55 @@ impl HealthCx<'_> {
             expect_bytes: pr.expect_bytes.as_ref().map(|b| b.value),
             cache_headers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::diag::Diagnostics;
+
+    fn zone(capacity: &str) -> String {
+        format!(
+            r#"
+version: 1
+zone: cap.test
+soa: {{primary: ns1.cap.test., contact: h.cap.test., serial: 1}}
+records:
+  - {{name: "@", type: NS, value: ns1.cap.test.}}
+steered:
+  live:
+    last_resort: a
+    cdns: {{a: {{target: a.cdn.test}}, b: {{target: b.cdn.test}}}}
+    regions:
+      default: {{a: 1, b: 1}}
+health:
+  capacity:
+    {capacity}
+"#
+        )
+    }
+
+    fn load(capacity: &str) -> Result<crate::zone::ZoneSet, crate::diag::LoadError> {
+        crate::zone::load_texts(&[(PathBuf::from("cap.yaml"), zone(capacity))], Diagnostics::new())
+    }
+
+    #[test]
+    fn a_commit_is_kept_beside_the_capacity() {
+        let zones = load("a: {gbps: 100, commit_gbps: 40}").expect("valid");
+        let cap = &zones.zones[0].health.capacity[0];
+        assert_eq!((cap.gbps, cap.commit_gbps), (Some(100.0), Some(40.0)));
+        let zones = load("a: {commit_gbps: 40}").expect("a commit without a capacity is fine");
+        assert_eq!(zones.zones[0].health.capacity[0].commit_gbps, Some(40.0));
+    }
+
+    #[test]
+    fn a_commit_above_capacity_or_not_positive_is_refused_where_it_is() {
+        let err = load("a: {gbps: 100, commit_gbps: 150}").expect_err("commit above capacity");
+        let text = err.to_string();
+        assert!(text.contains("health.capacity.a.commit_gbps") && text.contains("more than the CDN can carry"), "{text}");
+        let err = load("a: {commit_gbps: 0}").expect_err("zero commit");
+        assert!(err.to_string().contains("expected a positive capacity"), "{err}");
     }
 }

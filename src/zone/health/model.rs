@@ -45,8 +45,12 @@ pub struct SignalWeights {
 pub struct Capacity {
     /// CDN name.
     pub cdn: String,
-    /// Global commit, Gbps.
+    /// What the CDN can carry for this zone, Gbps (one budget for every region).
     pub gbps: Option<f64>,
+    /// Billing commitment, Gbps (paid for whether used or not; traffic above it is billed as
+    /// overage, usually on the 95th percentile of 5-minute means). Not a steering limit: the
+    /// post-event report compares delivered traffic with it.
+    pub commit_gbps: Option<f64>,
     /// Fraction of capacity to use.
     pub target_utilisation: f64,
     /// Per-region commits, Gbps.

@@ -136,9 +136,12 @@ pub struct SharesSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapacitySpec {
-    /// Global commit, Gbps.
+    /// What the CDN can carry for this zone, Gbps.
     #[serde(default)]
     pub gbps: Option<Spanned<f64>>,
+    /// Billing commitment, Gbps (reported against, never steered by).
+    #[serde(default)]
+    pub commit_gbps: Option<Spanned<f64>>,
     /// Fraction of capacity we aim to use (0..1].
     #[serde(default)]
     pub target_utilisation: Option<Spanned<f64>>,
