@@ -122,7 +122,7 @@ pub async fn run(state: AdminState, source: Arc<dyn DashboardSource>, recorder: 
                 sampler.signals(&*state.ops.signals().await, rec);
             }
             if round.is_multiple_of(8) {
-                sampler.answers(state.dns.steered_totals().into_iter().map(|((name, region, cdn), total)| (name, region, cdn, total)).collect(), now, rec);
+                sampler.answers(state.dns.steered_totals(), now, rec);
             }
         }
         if round % 4 == 1 {

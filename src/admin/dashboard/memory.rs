@@ -318,7 +318,7 @@ fn viewers_at(per_region: &HashMap<&str, Vec<&QoeRow>>, t: Millis) -> (Option<f6
 }
 
 /// Steered answers so far of one (name, region, CDN), as `DnsCounters::steered_totals` gives them.
-pub type AnswerTotal = (std::sync::Arc<str>, std::sync::Arc<str>, std::sync::Arc<str>, u64);
+pub type AnswerTotal = (crate::dns::counters::SeriesKey, u64);
 
 /// What the sampler saw last of one share series.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -417,7 +417,7 @@ impl Sampler {
     pub fn answers(&mut self, totals: Vec<AnswerTotal>, now: Millis, rec: &Recorder) {
         let since = self.answers_since.replace(now);
         let mut rows = Vec::new();
-        for (name, region, cdn, total) in totals {
+        for ((name, region, cdn), total) in totals {
             let key = (name.to_string(), region.to_string(), cdn.to_string());
             let before = self.answers.insert(key.clone(), total).unwrap_or(0);
             // The first call only learns the totals: what came before is in no interval.

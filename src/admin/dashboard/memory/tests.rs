@@ -103,7 +103,7 @@ fn the_sampler_records_moves_past_the_deadbands_and_every_new_measurement() {
     assert!(second.errors > 0);
 
     // Answers: the first call learns the totals; then deltas over the interval.
-    let t = |n: u64| vec![(std::sync::Arc::from("live."), std::sync::Arc::from("default"), std::sync::Arc::from("akamai"), n)];
+    let t = |n: u64| vec![((std::sync::Arc::from("live."), std::sync::Arc::from("default"), std::sync::Arc::from("akamai")), n)];
     sampler.answers(t(100), 10_000, &rec);
     sampler.answers(t(130), 12_000, &rec);
     sampler.answers(t(130), 14_000, &rec);
