@@ -15,22 +15,14 @@
     return e;
   }
 
-  // ---- Colours: one per CDN, the same in every chart, bar and legend. ----
-  const KNOWN = { akamai: '#4da3ff', fastly: '#f472b6', cloudfront: '#a78bfa', edgio: '#22d3ee', cloudflare: '#e8e8e8', limelight: '#c08457' };
-  const PALETTE = ['#4da3ff', '#f472b6', '#a78bfa', '#22d3ee', '#e8e8e8', '#c08457', '#94a3b8', '#fde68a'];
+  // ---- Colours: one per CDN, the same in every chart, bar and legend, and in the same order
+  // as the post-event report (Okabe-Ito, colour-blind safe, given in CDN name order),
+  // brightened for a dark screen. ----
+  const PALETTE = ['#2b8fd6', '#eaa520', '#14b88a', '#d98cb8', '#f07530', '#6cc0ee', '#d4c020', '#a0a0a0'];
   let colours = {};
   function assignColours(cdns) {
     colours = {};
-    const used = new Set();
-    for (const c of cdns) if (KNOWN[c]) { colours[c] = KNOWN[c]; used.add(KNOWN[c]); }
-    let i = 0;
-    for (const c of cdns) {
-      if (colours[c]) continue;
-      while (used.has(PALETTE[i % PALETTE.length]) && i < PALETTE.length) i++;
-      colours[c] = PALETTE[i % PALETTE.length];
-      used.add(colours[c]);
-      i++;
-    }
+    [...cdns].sort().forEach((c, i) => { colours[c] = PALETTE[i % PALETTE.length]; });
   }
 
   // ---- Formatting. ----
