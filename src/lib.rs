@@ -33,6 +33,12 @@
 //!     --history::HistoryHandle (try_send, bounded)--> history writer thread --> SQLite (WAL)
 //!     --history::HistoryReader (read-only, chunked)--> dashboard, report, GET /api/v1/annotations
 //!
+//! GET /dashboard (embedded page, vendored uPlot) --> GET /api/v1/dashboard (backfill: the
+//!     served plan now + the window bucketed per CDN) --> GET /api/v1/stream (server-sent
+//!     events): admin::dashboard::hub, one task per admin server, follows the snapshot (plan
+//!     per generation), the status (event clock, freeze, overrides) and the rows after the
+//!     last id of admin::dashboard::source::DashboardSource (the history; in memory without one)
+//!
 //! cdnsteer report (event window | --from/--to | two annotations)
 //!     --report::gather (HistoryReader -> ReportInput, + zone policies)--> report::build (pure)
 //!     --> Report (the JSON twin) --report::html (inline SVG, A4 print) | report::csv
@@ -78,7 +84,9 @@
 //!   `daemon`.
 //! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
-//!   telemetry, metrics) over `admin::ops::Operations`, and its client for the CLI.
+//!   telemetry, metrics, annotations) over `admin::ops::Operations`, its client for the CLI,
+//!   and `admin::dashboard`: the live dashboard (embedded page and assets, backfill, event
+//!   stream, the hub task, the `DashboardSource` boundary over the history or memory).
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
 //!   the engine task, signals, readiness, reload triggers (SIGHUP, `POST /api/v1/reload`, the
 //!   zones/GeoIP file watcher).

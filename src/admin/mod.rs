@@ -13,6 +13,7 @@
 //! | DELETE | `/api/v1/overrides/{id}` | remove one (token); 200 with the removed override, 404 |
 //! | POST | `/api/v1/reload` | reload zones and GeoIP (token); 200 with the new generation, 422 with the diagnostics |
 //! | POST | `/api/v1/telemetry` | pushed measurements ([`telemetry`] has the schema); 202 `{"accepted": n}` |
+//! | GET | `/dashboard`, `/api/v1/dashboard`, `/api/v1/stream` | the live dashboard, its backfill and its event stream ([`dashboard`]) |
 //! | POST | `/api/v1/annotations` | a note on the timeline (token): `{"text", "author", "at"}` ([`annotations`]); 201 with its id |
 //! | GET | `/api/v1/annotations?from=&to=` | annotations in a window (RFC 3339; default the last 24 hours) |
 //!
@@ -42,6 +43,7 @@
 
 pub mod annotations;
 pub mod client;
+pub mod dashboard;
 pub mod explain;
 pub mod operate;
 pub mod ops;
@@ -100,6 +102,8 @@ pub struct AdminState {
     pub steering: SteeringCounters,
     /// Probe durations and failures.
     pub probes: ProbeStats,
+    /// The live dashboard: its data source and the hub its streams follow.
+    pub dashboard: dashboard::Dashboard,
     /// The history: QoE from telemetry and annotations go in; annotations are read back.
     pub history: crate::history::HistoryHandle,
 }
@@ -136,6 +140,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/api/v1/overrides/{id}", axum::routing::delete(operate::remove_override))
         .route("/api/v1/reload", post(operate::reload))
         .route("/api/v1/annotations", get(annotations::list).post(annotations::add))
+        .merge(dashboard::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -145,8 +150,9 @@ pub fn router(state: AdminState) -> Router {
 /// flight and return.
 pub async fn serve(listener: tokio::net::TcpListener, state: AdminState, stop: CancellationToken) -> Result<(), AdminError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, tokens = state.tokens.len(), "admin API listening");
+        tracing::info!(%addr, tokens = state.tokens.len(), "admin API listening; dashboard at http://{addr}/dashboard");
     }
+    state.dashboard.spawn(state.clone(), stop.clone());
     axum::serve(listener, router(state))
         .with_graceful_shutdown(stop.cancelled_owned())
         .await
@@ -166,7 +172,7 @@ pub(crate) fn error(status: StatusCode, message: impl Into<String>, field: Optio
 }
 
 async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "no such endpoint; see /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
+    error(StatusCode::NOT_FOUND, "no such endpoint; see /dashboard, /api/v1/status, /api/v1/decisions, /api/v1/telemetry", None)
 }
 
 /// `GET /metrics`: every family of `metrics::CATALOGUE` in the Prometheus text format (HELP
@@ -423,6 +429,7 @@ async fn intake(state: &AdminState, request: Request) -> Response {
             return error(StatusCode::SERVICE_UNAVAILABLE, "the health engine is not running; telemetry cannot be used now", None);
         }
     }
+    state.dashboard.qoe(&qoe);
     // The engine has the observations (and sends them to the history as it takes them); the
     // viewer-experience fields go to the history from here.
     if !qoe.is_empty() {

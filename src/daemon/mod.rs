@@ -243,7 +243,13 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, history: control.history.handle() };
+        // The dashboard reads the history when there is one (ids that survive restarts),
+        // else what this process records in memory.
+        let dashboard = match control.history.handle().path() {
+            Some(path) => admin::dashboard::Dashboard::over_history(path.to_path_buf(), control.config.history.answers_interval_ms),
+            None => admin::dashboard::Dashboard::in_memory(now),
+        };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, history: control.history.handle(), dashboard };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {

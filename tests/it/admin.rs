@@ -79,6 +79,7 @@ impl Admin {
             steering: cdnsteer::metrics::SteeringCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
             probes: cdnsteer::probe::ProbeStats::new(),
             history: cdnsteer::history::HistoryHandle::disabled(),
+            dashboard: cdnsteer::admin::dashboard::Dashboard::in_memory(0),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

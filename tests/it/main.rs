@@ -22,4 +22,5 @@ mod event;
 mod metrics;
 mod reload;
 mod history;
+mod dashboard;
 mod report;
