@@ -525,7 +525,7 @@ fn cdns(p: &mut Page<'_>) {
     p.out.push_str("</section>");
 }
 
-fn rows<'a>(c: &'a CdnReport) -> impl Iterator<Item = (bool, String, Option<f64>, &'a Stats)> {
+fn rows(c: &CdnReport) -> impl Iterator<Item = (bool, String, Option<f64>, &Stats)> {
     std::iter::once((true, "All regions".to_string(), None, &c.overall)).chain(c.regions.iter().map(|r| (false, r.label.clone(), r.weight, &r.stats)))
 }
 

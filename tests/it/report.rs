@@ -151,7 +151,7 @@ fn record_history(state: &std::path::Path) {
     let regions: Vec<(String, Vec<String>)> = steered.regions.iter().filter(|r| matches!(r.key.kind(), "country" | "default")).map(|r| (r.key.to_string(), r.candidates.iter().map(|c| steered.cdns[c.cdn].name.clone()).collect())).collect();
     let (start, end) = (t("21:00:00"), t("21:10:00"));
     let degraded = (t("21:03:00"), t("21:06:00"));
-    let mut counts: Vec<(Arc<str>, Arc<str>, Arc<str>, u64)> = Vec::new();
+    let mut counts: Vec<cdnsteer::history::AnswerSeries> = Vec::new();
     let mut generation = 0;
     let mut now = start;
     while now < end {
