@@ -231,7 +231,9 @@ fn simulate(root: &Path, mut rec: Option<&mut Recorder>) -> ReportInput {
     // Per (cdn, region): the share viewers follow (lags the plan by the DNS TTL).
     let mut viewer_share: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut planned: BTreeMap<(String, String), (f64, Option<f64>, StateWord)> = BTreeMap::new();
-    let mut written: BTreeMap<(String, String), (Millis, f64, Option<f64>, StateWord)> = BTreeMap::new();
+    // Per series: when the last row was written, and its share, score and state.
+    type Written = (Millis, f64, Option<f64>, StateWord);
+    let mut written: BTreeMap<(String, String), Written> = BTreeMap::new();
     let mut series: BTreeMap<(String, String), Vec<SharePoint>> = BTreeMap::new();
     let mut signals: BTreeMap<(String, String, Millis), Acc> = BTreeMap::new();
     let mut qoe: BTreeMap<(String, String, Millis), QAcc> = BTreeMap::new();
@@ -264,17 +266,15 @@ fn simulate(root: &Path, mut rec: Option<&mut Recorder>) -> ReportInput {
             }
             out_events.push(EventRecord { at: now, kind: EventKind::Override, name: Some(NAME.into()), region: Some("country:KR".into()), who: Some("noc".into()), text: format!("override.add {}", added.id), data: Some(json!({"what": "override.add", "author": "noc-kim", "before": null, "after": after})) });
         }
-        if now == undrain_at {
-            if let Some(id) = overrides.items.first().map(|o| o.id.clone()) {
-                if let Ok(removed) = overrides.remove(&id) {
+        if now == undrain_at
+            && let Some(id) = overrides.items.first().map(|o| o.id.clone())
+                && let Ok(removed) = overrides.remove(&id) {
                     let before = serde_json::to_value(&removed).expect("json");
                     if let Some(r) = rec.as_deref_mut() {
                         r.h.send(Record::Override(AuditEntry { when: now, who: "noc".into(), author: Some("noc-kim".into()), what: "override.remove".into(), before: before.clone(), after: serde_json::Value::Null }));
                     }
                     out_events.push(EventRecord { at: now, kind: EventKind::Override, name: Some(NAME.into()), region: Some("country:KR".into()), who: Some("noc".into()), text: format!("override.remove {id}"), data: Some(json!({"what": "override.remove", "author": "noc-kim", "before": before, "after": null})) });
                 }
-            }
-        }
         let aud = audience(now);
         let mut tick_obs: Vec<Observation> = Vec::new();
         let mut tick_qoe: Vec<QoeSample> = Vec::new();

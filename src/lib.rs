@@ -39,6 +39,10 @@
 //!     per generation), the status (event clock, freeze, overrides) and the rows after the
 //!     last id of admin::dashboard::source::DashboardSource (the history; in memory without one)
 //!
+//! cdnsteer report (event window | --from/--to | two annotations)
+//!     --report::gather (HistoryReader -> ReportInput, + zone policies)--> report::build (pure)
+//!     --> Report (the JSON twin) --report::html (inline SVG, A4 print) | report::csv
+//!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
 //!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
@@ -49,9 +53,12 @@
 //!
 //! - Ground floor, leaves: [`region`] (country/continent codes, `RegionKey`), [`timestamp`]
 //!   (Unix ms, RFC 3339, durations), [`clock`] (the daemon's only wall clock, never backwards),
-//!   [`metrics`] (the Prometheus catalogue and text writer), [`diag`] (located diagnostics).
+//!   [`metrics`] (the Prometheus catalogue and text writer), [`diag`] (located diagnostics),
+//!   [`qoe`] (viewer experience samples from telemetry, plain data).
 //! - [`zone`] (schema `spec`, checks `check`, model `model`, the `health:` block in
-//!   `zone::health`) and [`geo`] (the only maxminddb user).
+//!   `zone::health`, capacity and `commit_gbps` included) and [`geo`] (the only maxminddb
+//!   user); [`event`] (`events/*.yaml`: windows, share policy, change freeze; checked against
+//!   the zones).
 //! - [`overrides`]: operator drains, pins and weights: model, resolution, validation (pure),
 //!   and `overrides::store`, the one boundary a replicated store would replace. Below
 //!   `health`, which takes the overrides in force as an input.
@@ -70,6 +77,11 @@
 //!   its writer thread (fed by a bounded channel, never waited on), change detection of
 //!   shares, retention and downsampling, and the read API the dashboard and the report use.
 //!   Imports `health`, `steer`, `overrides`, `qoe`, `metrics`; never `admin` or `daemon`.
+//! - [`report`]: the post-event report: `gather` (the adapter from `history`'s reader to a
+//!   plain `ReportInput`), `build` (pure: figures, SLA adherence, incidents, findings and
+//!   recommendations, charts' series -> `Report`, the JSON twin), `html` + `svg` (one
+//!   self-contained page), `csv`. Imports `history`, `zone`, `steer`; never `admin` or
+//!   `daemon`.
 //! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics, annotations) over `admin::ops::Operations`, its client for the CLI,
@@ -78,7 +90,7 @@
 //! - [`daemon`]: `serve`: the control plane (writer + engine + overrides behind one lock),
 //!   the engine task, signals, readiness, reload triggers (SIGHUP, `POST /api/v1/reload`, the
 //!   zones/GeoIP file watcher).
-//! - [`cli`]: the binary's commands; [`fuzz`]: fuzz target bodies replayed by `cargo test`.
+//! - [`cli`]: the binary's commands (`report` among them); [`fuzz`]: fuzz target bodies replayed by `cargo test`.
 
 pub mod admin;
 pub mod cli;

@@ -55,12 +55,11 @@ pub fn step_mean(points: &[SharePoint], from: Millis, to: Millis, f: impl Fn(&Sh
         }
         let start = p.at.max(from);
         let end = points.get(i + 1).map_or(to, |n| n.at.min(to));
-        if end > start && p.at <= start {
-            if let Some(v) = f(p) {
+        if end > start && p.at <= start
+            && let Some(v) = f(p) {
                 sum += v * (end - start) as f64;
                 known += end - start;
             }
-        }
         i += 1;
     }
     (known > 0).then(|| sum / known as f64)
@@ -146,7 +145,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

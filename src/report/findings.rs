@@ -15,6 +15,9 @@ pub const SHIFT_TARGET_SECS: u64 = 60;
 /// Each percent of the event in breach takes this fraction off a CDN's weight in the region.
 pub const WEIGHT_CUT_PER_PCT: f64 = 0.05;
 
+/// A finding before it is numbered: severity, text, evidence.
+type Draft = (Severity, String, Vec<Evidence>);
+
 /// The HTML anchor of a region or CDN x region.
 pub fn slug(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect()
@@ -61,7 +64,7 @@ fn signal_words(list: &[&str]) -> String {
 
 /// Findings (most serious first) and recommendations.
 pub fn derive(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &SlaAdherence) -> (Vec<Finding>, Vec<Recommendation>) {
-    let mut f: Vec<(Severity, String, Vec<Evidence>)> = Vec::new();
+    let mut f: Vec<Draft> = Vec::new();
     breaches(cx, cdns, incidents, sla, &mut f);
     shifts(incidents, &mut f);
     viewers(cx, incidents, &mut f);
@@ -70,7 +73,7 @@ pub fn derive(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &Sla
     capacity(cdns, &mut f);
     operators(cx, &mut f);
     // Stable: by severity, then in the order found.
-    let mut indexed: Vec<(usize, (Severity, String, Vec<Evidence>))> = f.into_iter().enumerate().collect();
+    let mut indexed: Vec<(usize, Draft)> = f.into_iter().enumerate().collect();
     indexed.sort_by(|a, b| a.1.0.cmp(&b.1.0).then(a.0.cmp(&b.0)));
     let findings: Vec<Finding> = indexed.into_iter().enumerate().map(|(i, (_, (severity, text, evidence)))| Finding { id: format!("F{}", i + 1), severity, text, evidence }).collect();
     let mut recs = Vec::new();
@@ -84,7 +87,7 @@ pub fn derive(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &Sla
     (findings, recs.collect())
 }
 
-fn breaches(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &SlaAdherence, f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn breaches(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &SlaAdherence, f: &mut Vec<Draft>) {
     for row in &sla.rows {
         let own: Vec<&Incident> = incidents.iter().filter(|i| i.cdn == row.cdn && i.region == row.region).collect();
         if own.is_empty() && row.any_pct < 1.0 {
@@ -92,7 +95,7 @@ fn breaches(cx: &Cx<'_>, cdns: &[CdnReport], incidents: &[Incident], sla: &SlaAd
         }
         let top = row.signals.iter().map(|s| s.secs).max().unwrap_or(0);
         let mut named: Vec<(&str, u64)> = row.signals.iter().filter(|s| s.secs > 0 && s.secs * 4 >= top).map(|s| (s.signal, s.secs)).collect();
-        named.sort_by(|a, b| b.1.cmp(&a.1));
+        named.sort_by_key(|n| std::cmp::Reverse(n.1));
         let words = signal_words(&named.iter().map(|n| n.0).collect::<Vec<_>>());
         let s = if named.len() > 1 { "s" } else { "" };
         let region = calc::region_label(&row.region);
@@ -113,7 +116,7 @@ fn fmt_pct(p: f64) -> String {
     if p >= 10.0 { format!("{p:.0}") } else { format!("{p:.1}") }
 }
 
-fn shifts(incidents: &[Incident], f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn shifts(incidents: &[Incident], f: &mut Vec<Draft>) {
     let movable: Vec<&Incident> = incidents.iter().filter(|i| i.share_before.is_some_and(|s| s >= 0.05)).collect();
     if movable.is_empty() {
         return;
@@ -149,7 +152,7 @@ fn shifts(incidents: &[Incident], f: &mut Vec<(Severity, String, Vec<Evidence>)>
     }
 }
 
-fn viewers(cx: &Cx<'_>, incidents: &[Incident], f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn viewers(cx: &Cx<'_>, incidents: &[Incident], f: &mut Vec<Draft>) {
     for i in incidents.iter().filter(|i| i.viewer_minutes.is_some_and(|v| v >= 1.0)) {
         let (start, end) = (ms(&i.start), ms(&i.end));
         let Some(q) = cx.qoe.get(&(i.cdn.clone(), i.region.clone())) else { continue };
@@ -172,7 +175,7 @@ fn viewers(cx: &Cx<'_>, incidents: &[Incident], f: &mut Vec<(Severity, String, V
     }
 }
 
-fn fail_opens(cx: &Cx<'_>, f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn fail_opens(cx: &Cx<'_>, f: &mut Vec<Draft>) {
     for r in &cx.regions {
         let n = cx.decisions.iter().filter(|d| &d.region == r && d.fails_open).count() as u64;
         if n > 0 {
@@ -182,21 +185,20 @@ fn fail_opens(cx: &Cx<'_>, f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
     }
 }
 
-fn availability(cx: &Cx<'_>, cdns: &[CdnReport], f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn availability(cx: &Cx<'_>, cdns: &[CdnReport], f: &mut Vec<Draft>) {
     let known: Vec<(&CdnReport, f64)> = cdns.iter().filter_map(|c| c.overall.availability_pct.map(|a| (c, a))).collect();
     let low: Vec<&(&CdnReport, f64)> = known.iter().filter(|(_, a)| *a < AVAILABILITY_TARGET).collect();
     for (c, a) in &low {
         let worst = c.overall.worst_period.as_ref().map_or_else(String::new, |w| format!("; worst 5-minute period {} with {:.2}% errors", cx.hm(ms(&w.start)), w.error_rate * 100.0));
         f.push((Severity::Warning, format!("{}'s availability was {a:.2}% by the SLA definition{worst}.", c.cdn), vec![ev(format!("{} detail", c.cdn), format!("cdn-{}", slug(&c.cdn)))]));
     }
-    if low.is_empty() {
-        if let Some((c, a)) = known.iter().min_by(|x, y| x.1.total_cmp(&y.1)) {
+    if low.is_empty()
+        && let Some((c, a)) = known.iter().min_by(|x, y| x.1.total_cmp(&y.1)) {
             f.push((Severity::Good, format!("Every CDN stayed at or above {AVAILABILITY_TARGET}% availability by the SLA definition (lowest: {} at {a:.3}%).", c.cdn), vec![ev("CDN summary", "summary")]));
         }
-    }
 }
 
-fn capacity(cdns: &[CdnReport], f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn capacity(cdns: &[CdnReport], f: &mut Vec<Draft>) {
     // One finding per CDN, every limit it came near or passed in one sentence.
     for c in cdns {
         let cap = &c.capacity;
@@ -211,19 +213,17 @@ fn capacity(cdns: &[CdnReport], f: &mut Vec<(Severity, String, Vec<Evidence>)>) 
                 parts.push(format!("it used {pct:.0}% of its {commit:.0} Gbps commit at the 95th percentile ({p95:.0} Gbps)"));
             }
         }
-        if let (Some(peak), Some(gbps), Some(pct)) = (cap.peak_gbps, cap.gbps, cap.peak_of_capacity_pct) {
-            if pct > target {
+        if let (Some(peak), Some(gbps), Some(pct)) = (cap.peak_gbps, cap.gbps, cap.peak_of_capacity_pct)
+            && pct > target {
                 parts.push(format!("it peaked at {peak:.0} Gbps, {pct:.0}% of its {gbps:.0} Gbps capacity (steering aims at {target:.0}%)"));
                 sev = Severity::Warning;
             }
-        }
         for r in &cap.regions {
-            if let (Some(peak), Some(pct)) = (r.peak_gbps, r.peak_pct) {
-                if pct > target {
+            if let (Some(peak), Some(pct)) = (r.peak_gbps, r.peak_pct)
+                && pct > target {
                     parts.push(format!("it reached {peak:.0} Gbps in {}, {pct:.0}% of its {:.0} Gbps limit there", calc::region_label(&r.region), r.gbps));
                     sev = Severity::Warning;
                 }
-            }
         }
         if parts.is_empty() {
             continue;
@@ -233,7 +233,7 @@ fn capacity(cdns: &[CdnReport], f: &mut Vec<(Severity, String, Vec<Evidence>)>) 
     }
 }
 
-fn operators(cx: &Cx<'_>, f: &mut Vec<(Severity, String, Vec<Evidence>)>) {
+fn operators(cx: &Cx<'_>, f: &mut Vec<Draft>) {
     let added: Vec<&super::build::OverrideEvent> = cx.overrides.iter().filter(|o| o.what == "override.add").collect();
     if added.is_empty() {
         return;

@@ -171,8 +171,8 @@ ol.findings{list-style:none;padding:0;margin:0}
 td:first-child{white-space:nowrap}
 table.recs td:first-child{white-space:normal}
 table.recs td:nth-child(4){width:34%}
-table.incidents td:nth-child(4){width:24%}
-table.incidents td:nth-child(5){width:30%}
+table.incidents{table-layout:fixed}
+td.wrap{white-space:normal}
 table.detail{font-size:8.3pt}
 table.detail th,table.detail td{padding:1.1mm 1.3mm}
 .finding{display:grid;grid-template-columns:12mm 20mm 1fr;gap:2mm;padding:2mm 0;border-bottom:1px solid var(--line)}
@@ -180,7 +180,7 @@ table.detail th,table.detail td{padding:1.1mm 1.3mm}
 .pill{display:inline-block;font-size:7.5pt;font-weight:700;text-transform:uppercase;letter-spacing:.05em;padding:.3mm 1.6mm;border-radius:1mm;color:#fff;height:fit-content}
 .critical{background:var(--crit)}.warning{background:var(--warn)}.good{background:var(--good)}.info{background:var(--info)}
 .ev{display:block;font-size:8.5pt;color:var(--muted);margin-top:.8mm}
-.setting{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:8pt;background:var(--soft);padding:.2mm 1mm;border-radius:.8mm;overflow-wrap:anywhere}
+.setting{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:8pt;background:var(--soft);padding:.2mm 1mm;border-radius:.8mm;overflow-wrap:break-word}
 figure{margin:3mm 0 5mm}
 figcaption{font-size:8.5pt;color:var(--muted);margin-top:1mm}
 .legend{display:flex;flex-wrap:wrap;gap:1mm 5mm;font-size:8.5pt;margin:1mm 0 0 14mm}
@@ -298,7 +298,7 @@ fn recommendations(p: &mut Page<'_>) {
     p.out.push_str(r#"<table class="recs"><thead><tr><th>#</th><th>Area</th><th>Recommendation</th><th>Setting: now → suggested</th></tr></thead><tbody>"#);
     for r in &p.r.recommendations {
         let setting = match (&r.setting, &r.current, &r.suggested) {
-            (Some(s), c, g) => format!(r#"<span class="setting">{}</span><br>{} → <b>{}</b>"#, esc(s), esc(c.as_deref().unwrap_or("unset")), esc(g.as_deref().unwrap_or("(your figure)"))),
+            (Some(s), c, g) => format!(r#"<span class="setting">{}</span><br>{} → <b>{}</b>"#, esc(s).replace('.', ".<wbr>"), esc(c.as_deref().unwrap_or("unset")), esc(g.as_deref().unwrap_or("(your figure)"))),
             _ => "no change".to_string(),
         };
         let _ = write!(p.out, r#"<tr class="rec" id="rec-{}"><td><b>{}</b></td><td>{}</td><td>{}{}</td><td>{setting}</td></tr>"#, r.id, r.id, r.area, esc(&r.text), p.evidence(&r.evidence));
@@ -318,22 +318,22 @@ fn breach_text(b: &Breach) -> String {
 }
 
 fn incidents(p: &mut Page<'_>) {
-    p.out.push_str(r#"<section id="incidents" class="pagebreak"><h2>4. Incidents</h2>"#);
+    p.out.push_str(r#"<section id="incidents"><h2>4. Incidents</h2>"#);
     if p.r.incidents.is_empty() {
         let _ = write!(p.out, "<p>No CDN missed an SLA target for {} or more in any region.</p></section>", span_text(super::sla::MIN_INCIDENT_MS / 1000));
         return;
     }
-    let _ = write!(p.out, r#"<p class="small muted">A CDN missing an SLA target in a region for at least {} (worst {} bucket shown). Times are local (UTC{}).</p>"#, span_text(super::sla::MIN_INCIDENT_MS / 1000), span_text(p.r.charts.step_secs.min(10)), p.r.subject.utc_offset);
-    p.out.push_str(r#"<table class="incidents"><thead><tr><th>#</th><th>When</th><th>CDN, region</th><th>Measured vs target</th><th>What cdnsteer did</th><th class="n">Shift</th><th class="n">Viewers</th></tr></thead><tbody>"#);
+    let _ = write!(p.out, r#"<p class="small muted">A CDN missing an SLA target in a region for at least {}; the worst bucket's value is shown against the target. Shift: how long after the start cdnsteer's answers, then the viewers, had moved half of the CDN's traffic away. Times are local (UTC{}).</p>"#, span_text(super::sla::MIN_INCIDENT_MS / 1000), p.r.subject.utc_offset);
+    p.out.push_str(r#"<table class="incidents"><colgroup><col style="width:5%"><col style="width:11%"><col style="width:11%"><col style="width:22%"><col style="width:25%"><col style="width:13%"><col style="width:13%"></colgroup><thead><tr><th>#</th><th>When</th><th>CDN, region</th><th>Measured vs target</th><th>What cdnsteer did</th><th class="n">Shift</th><th class="n">Viewers</th></tr></thead><tbody>"#);
     for i in &p.r.incidents {
         let breaches: Vec<String> = i.breaches.iter().map(breach_text).collect();
         let shift = match (i.half_moved_after_secs, i.drained_after_secs) {
-            (Some(h), Some(d)) => format!("answers: half {h} s, drained {d} s"),
-            (Some(h), None) => format!("answers: half {h} s"),
+            (Some(h), Some(d)) => format!("answers: {h} s (drained {d} s)"),
+            (Some(h), None) => format!("answers: {h} s"),
             _ => "–".to_string(),
         };
         let shift = match i.viewers_halved_after_secs {
-            Some(v) => format!("{shift}<br>viewers: half {v} s"),
+            Some(v) => format!("{shift}<br>viewers: {v} s"),
             None => shift,
         };
         let viewers = match (i.viewers_at_start, i.viewer_minutes) {
@@ -344,7 +344,7 @@ fn incidents(p: &mut Page<'_>) {
         let failures = i.playback_failures.filter(|n| *n > 0).map_or_else(String::new, |n| format!("<br>{} failed plays", calc::thousands(n)));
         let _ = write!(
             p.out,
-            r#"<tr id="incident-{}"><td><b>{}</b></td><td class="n">{}–{}<br><span class="muted">{}</span></td><td>{}<br>{}</td><td>{}</td><td>{}</td><td class="n">{shift}</td><td class="n">{viewers}{failures}</td></tr>"#,
+            r#"<tr id="incident-{}"><td><b>{}</b></td><td class="n">{}<br>–{}<br><span class="muted">{}</span></td><td>{}<br>{}</td><td>{}</td><td>{}</td><td class="n wrap">{shift}</td><td class="n wrap">{viewers}{failures}</td></tr>"#,
             i.id,
             i.id,
             p.hms(&i.start),
@@ -416,7 +416,7 @@ fn sla(p: &mut Page<'_>) {
 }
 
 fn regions(p: &mut Page<'_>) {
-    p.out.push_str(r#"<section id="regions" class="pagebreak"><h2>6. Regions</h2>"#);
+    p.out.push_str(r#"<section id="regions"><h2>6. Regions</h2>"#);
     p.out.push_str(r#"<table><thead><tr><th>Region</th><th class="n">Answers</th><th class="n">Share</th><th class="n">Peak viewers</th><th class="n">Peak Gbps</th><th class="n">Fail-opens</th><th>CDNs</th></tr></thead><tbody>"#);
     for r in &p.r.regions {
         let cdns: Vec<String> = r.cdns.iter().map(|c| p.swatch(c)).collect();
@@ -525,7 +525,7 @@ fn cdns(p: &mut Page<'_>) {
     p.out.push_str("</section>");
 }
 
-fn rows<'a>(c: &'a CdnReport) -> impl Iterator<Item = (bool, String, Option<f64>, &'a Stats)> {
+fn rows(c: &CdnReport) -> impl Iterator<Item = (bool, String, Option<f64>, &Stats)> {
     std::iter::once((true, "All regions".to_string(), None, &c.overall)).chain(c.regions.iter().map(|r| (false, r.label.clone(), r.weight, &r.stats)))
 }
 

@@ -10,7 +10,8 @@
 //!
 //! - `input`: [`ReportInput`], the window, the zones' policies and the history's series, as
 //!   plain data (a fixture is a JSON file);
-//! - `build`: per CDN and region figures, charts' series, timeline, method notes;
+//! - `build`: per CDN and region figures, timeline, method notes; `charts`: the series
+//!   behind the charts;
 //!   `sla`: targets, time in breach, worst windows, incidents and the traffic shift;
 //!   `findings`: findings and recommendations, each pointing at its evidence;
 //! - `model`: [`Report`]; `calc`: quantiles, step functions, labels, colours;
@@ -21,6 +22,7 @@
 
 mod build;
 pub mod calc;
+mod charts;
 pub mod csv;
 mod findings;
 pub mod gather;

@@ -176,7 +176,6 @@ try {
 
   // 4. Annotate, reload, and find it again (it is in the history).
   const note = 'kickoff (browser test ' + process.pid + ')';
-  result.note = note;
   await page.fill('#note', note);
   await page.click('#note-add');
   await until('the annotation appears in the log', 10000, async () => (await page.$$eval('#log li[data-kind="annotation"]', (els, n) => els.some((e) => e.textContent.includes(n)), note)));

@@ -387,7 +387,6 @@ async fn the_dashboard_in_a_real_browser_follows_a_fault_annotates_and_drains_wh
             }
         })
     };
-    let test_started = cdnsteer::clock::Clock::new().now();
     // Warm up: probes and telemetry scored, a little history to draw.
     tokio::time::sleep(Duration::from_secs(6)).await;
 
@@ -437,39 +436,5 @@ async fn the_dashboard_in_a_real_browser_follows_a_fault_annotates_and_drains_wh
     eprintln!("dashboard: fault -> on screen {} ms; plan published -> on screen {} ms; drain click -> DNS {} ms; screenshot {}", result["fault_to_screen_ms"], result["plan_to_screen_ms"], result["drain_to_dns_ms"], shot.display());
     assert!(shot.exists());
 
-    // The post-event report of the same run, opened once in the browser.
-    let note = result["note"].as_str().unwrap_or_default().to_string();
-    s.running.history().flush(Duration::from_secs(5)).expect("history flushed");
-    let report = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report.html");
-    let args = cdnsteer::cli::report::ReportArgs {
-        event: None,
-        from: Some(cdnsteer::timestamp::rfc3339(test_started)),
-        to: Some(cdnsteer::timestamp::rfc3339(cdnsteer::clock::Clock::new().now())),
-        from_annotation: None,
-        to_annotation: None,
-        out: Some(report.clone()),
-        format: cdnsteer::cli::report::ReportFormat::Html,
-        state_dir: s._state.path().to_path_buf(),
-        zones: zones.path().to_path_buf(),
-        events: zones.path().join("events"),
-        bucket: "2s".into(),
-        utc_offset: None,
-        input: None,
-    };
-    let made = cdnsteer::cli::report::run(&args, cdnsteer::clock::Clock::new().now());
-    assert!(made.is_ok(), "report: {:?}", made.err().map(|e| e.to_string()));
-    let out = tokio::process::Command::new("node")
-        .arg(dir.join("report.mjs"))
-        .arg(&report)
-        .arg(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report.png"))
-        .arg(&note)
-        .env("CHROMIUM", &chromium)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("node runs");
-    eprintln!("report | {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "the report did not pass in the browser");
     s.running.shutdown().await;
 }

@@ -151,7 +151,7 @@ fn record_history(state: &std::path::Path) {
     let regions: Vec<(String, Vec<String>)> = steered.regions.iter().filter(|r| matches!(r.key.kind(), "country" | "default")).map(|r| (r.key.to_string(), r.candidates.iter().map(|c| steered.cdns[c.cdn].name.clone()).collect())).collect();
     let (start, end) = (t("21:00:00"), t("21:10:00"));
     let degraded = (t("21:03:00"), t("21:06:00"));
-    let mut counts: Vec<(Arc<str>, Arc<str>, Arc<str>, u64)> = Vec::new();
+    let mut counts: Vec<cdnsteer::history::AnswerSeries> = Vec::new();
     let mut generation = 0;
     let mut now = start;
     while now < end {
@@ -265,4 +265,49 @@ fn a_report_from_a_history_database_between_two_annotations() {
     golden("tests/fixtures/report/history.report.json", &out.text);
     let html = cdnsteer::cli::report::run(&args(cdnsteer::cli::report::ReportFormat::Html), generated).expect("html");
     assert!(html.text.contains("id=\"incident-I1\"") && html.text.matches("<svg class=\"chart\"").count() > 5);
+}
+
+/// Opened once in a real browser (tests/browser/report.mjs: Debian's chromium through
+/// playwright-core): sections and charts laid out with a size, nothing wider than the page,
+/// evidence links landing, no request, A4 pages in print; the screenshot and the PDF are kept
+/// in target/tmp/. Without chromium, node or `npm ci` in tests/browser it says SKIPPED (.ci/run
+/// installs them).
+#[test]
+fn the_report_opens_in_a_real_browser_and_prints_on_a4() {
+    let dir = repo().join("tests/browser");
+    let chromium = std::env::var_os("CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    let missing = if !chromium.exists() {
+        Some(format!("{} not found", chromium.display()))
+    } else if !node {
+        Some("node not found".to_string())
+    } else if !dir.join("node_modules/playwright-core/package.json").exists() {
+        Some(format!("{} has no node_modules (npm ci there)", dir.display()))
+    } else {
+        None
+    };
+    if let Some(why) = missing {
+        eprintln!("\n==================================================================");
+        eprintln!("SKIPPED: the report browser test did not run: {why}");
+        eprintln!("==================================================================\n");
+        return;
+    }
+    let html = report::html::render(&report::build(&fixture()).expect("report"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let file = tmp.path().join("report.html");
+    std::fs::write(&file, html).expect("write");
+    let keep = repo().join("target/tmp");
+    std::fs::create_dir_all(&keep).expect("target/tmp");
+    let out = std::process::Command::new("node")
+        .arg(dir.join("report.mjs"))
+        .arg(&file)
+        .arg(keep.join("report.png"))
+        .arg(keep.join("report.pdf"))
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "browser checks failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.lines().any(|l| l.starts_with("@@ result ")), "{stdout}");
+    assert!(keep.join("report.png").exists());
 }
