@@ -541,8 +541,10 @@
   ];
   function answersRate(s, i, m) {
     const start = m.from + i * m.step;
+    // Answers are counted per interval and arrive when it ends: a bucket the counted time
+    // covers less than half of is not known yet (it would read as a drop to zero).
     const covered = Math.min(start + m.step, m.answersUntil) - start;
-    if (covered <= 0) return null;
+    if (covered < m.step / 2) return null;
     return s.answers[i] / (covered / 1000);
   }
   const charts = {};
@@ -589,18 +591,21 @@
     // Annotations: a line through the plot, the note in the strip above it (never over the
     // newest data); a note that would run into the next one is cut short.
     const notes = S.notes.map((n) => ({ n, x: u.valToPos(n.at / 1000, 'x', true) })).filter((a) => a.x >= left && a.x <= left + width).sort((a, b) => a.x - b.x);
+    // White-grey and dashed: no CDN has that colour, and a note never reads as a data line.
     notes.forEach((a, k) => {
-      ctx.strokeStyle = '#ffd866';
-      ctx.lineWidth = 1.5 * dpr;
+      ctx.strokeStyle = '#d0d7de';
+      ctx.lineWidth = 1.2 * dpr;
+      ctx.setLineDash([5 * dpr, 3 * dpr]);
       ctx.beginPath(); ctx.moveTo(a.x, top - 16 * dpr); ctx.lineTo(a.x, top + height); ctx.stroke();
+      ctx.setLineDash([]);
       const room = (k + 1 < notes.length ? notes[k + 1].x : left + width + 200 * dpr) - a.x - 6 * dpr;
       let text = a.n.text;
       while (text.length > 1 && ctx.measureText(text).width + 8 * dpr > Math.max(room, 14 * dpr)) text = text.slice(0, -2) + '…';
       const tw = ctx.measureText(text).width + 8 * dpr;
       const tx = Math.min(a.x, left + width + 40 * dpr - tw);
-      ctx.fillStyle = 'rgba(255, 216, 102, 0.95)';
+      ctx.fillStyle = 'rgba(230, 237, 243, 0.95)';
       ctx.fillRect(tx, top - 17 * dpr, tw, 14 * dpr);
-      ctx.fillStyle = '#231c00';
+      ctx.fillStyle = '#0d1117';
       ctx.textAlign = 'left';
       ctx.fillText(text, tx + 4 * dpr, top - 6 * dpr);
     });
