@@ -76,12 +76,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 at_secs: secs(&args.at)?,
                 for_secs: secs(&args.for_)?,
                 viewers: args.viewers,
+                dns: args.dns,
+                qps: args.qps,
             };
             Ok(print(runtime()?.block_on(operate_feed::feed(&plan))?))
         }
         Command::Report(args) => {
             let now = cdnsteer::clock::Clock::new().now();
             Ok(print(cdnsteer::cli::report::run(&args, now)?))
+        }
+        Command::Annotate { text, at, author, admin, token_file, state_dir } => {
+            let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;
+            Ok(print(runtime()?.block_on(operate::annotate(&admin, &token, &text, at.as_deref(), author))?))
         }
         Command::Reload { admin, token_file, state_dir, force, reason } => {
             let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;

@@ -3,7 +3,10 @@
 //! window every `--every` seconds (requests, errors, TTFB percentiles, throughput, cache hits,
 //! delivered traffic, and the viewer experience: viewers, startup time, rebuffering), and one
 //! CDN degrades in one region for a while (`--degrade cloudfront:KR --at 60s --for 90s`).
-//! Deterministic: the same arguments give the same stream.
+//! Beside it, resolvers ask the DNS listener for the steered name at `--qps`, each query
+//! carrying an ECS /24 of one region in proportion to its audience, so the answers served per
+//! CDN (the dashboard's answers per second, the report's share of answers) have data too.
+//! Deterministic: the same arguments give the same telemetry stream.
 
 use std::time::Duration;
 
@@ -31,6 +34,10 @@ pub struct FeedPlan {
     pub for_secs: u64,
     /// Concurrent viewers across all regions.
     pub viewers: u64,
+    /// The DNS listener the resolvers' queries go to.
+    pub dns: std::net::SocketAddr,
+    /// DNS queries per second (0: none).
+    pub qps: u32,
 }
 
 /// A region of the served zones, its candidates and its part of the audience.
@@ -39,6 +46,14 @@ struct Audience {
     region: String,
     cdns: Vec<String>,
     part: f64,
+    /// The first two octets of an IPv4 /16 the bundled GeoIP database places in the region.
+    prefix: [u8; 2],
+}
+
+/// The steered name and its regions.
+struct Served {
+    name: String,
+    regions: Vec<Audience>,
 }
 
 /// The audience of the bundled final: two thirds in South Korea, then Japan, the rest of Asia
@@ -93,7 +108,7 @@ fn measurement(n: &mut Noise, cdn: &str, region: &str, viewers: f64, bad: bool, 
 }
 
 /// The served steered names' regions and candidates, from `GET /api/v1/status` and explain.
-async fn audience(admin: &str) -> Result<Vec<Audience>, CliError> {
+async fn audience(admin: &str) -> Result<Served, CliError> {
     let (status, body) = client::call(admin, "GET", "/api/v1/status", None, None).await?;
     if status != 200 {
         return Err(CliError::Load(format!("status: {status} {body}")));
@@ -101,9 +116,10 @@ async fn audience(admin: &str) -> Result<Vec<Audience>, CliError> {
     let v: Value = serde_json::from_str(&body).map_err(|e| CliError::Load(e.to_string()))?;
     let name = v["steered"][0]["name"].as_str().ok_or_else(|| CliError::Load("no steered name served".into()))?.to_string();
     // One client per region kind is enough to learn each region's candidates from explain.
-    let probes = [("country:KR", "211.234.10.0/24"), ("country:JP", "133.242.10.0/24"), ("continent:AS", "49.0.0.0/24"), ("default", "8.8.8.0/24")];
+    let probes = [[211, 234], [133, 242], [49, 0], [8, 8]];
     let mut out: Vec<Audience> = Vec::new();
-    for (_, ecs) in probes {
+    for prefix in probes {
+        let ecs = format!("{}.{}.10.0/24", prefix[0], prefix[1]);
         let (code, body) = client::call(admin, "GET", &format!("/api/v1/explain?name={name}&ecs={ecs}"), None, None).await?;
         if code != 200 {
             continue;
@@ -114,14 +130,18 @@ async fn audience(admin: &str) -> Result<Vec<Audience>, CliError> {
             continue;
         }
         let cdns = e["candidates"].as_array().map(|c| c.iter().filter_map(|c| c["cdn"].as_str().map(str::to_string)).collect()).unwrap_or_default();
-        out.push(Audience { part: part_of(&region), region, cdns });
+        out.push(Audience { part: part_of(&region), region, cdns, prefix });
     }
-    Ok(out)
+    Ok(Served { name, regions: out })
 }
 
 /// Play the stream; returns a summary.
 pub async fn feed(plan: &FeedPlan) -> Result<Output, CliError> {
-    let regions = audience(&plan.admin).await?;
+    let Served { name, regions } = audience(&plan.admin).await?;
+    let resolvers = (plan.qps > 0).then(|| {
+        let targets: Vec<([u8; 2], f64)> = regions.iter().map(|r| (r.prefix, r.part)).collect();
+        tokio::spawn(resolvers(plan.dns, name.clone(), targets, plan.qps, Duration::from_secs(plan.duration_secs.max(1))))
+    });
     let total: f64 = regions.iter().map(|r| r.part).sum::<f64>().max(f64::MIN_POSITIVE);
     let mut noise = Noise(0x5eed_f00d_cafe_babe);
     let every = plan.every_secs.max(1);
@@ -150,8 +170,81 @@ pub async fn feed(plan: &FeedPlan) -> Result<Output, CliError> {
         }
         tokio::time::sleep(Duration::from_secs(every)).await;
     }
-    let text = format!("fed {sent} windows of telemetry ({refused} refused) for {} regions\n", regions.len());
+    let mut text = format!("fed {sent} windows of telemetry ({refused} refused) for {} regions of {name}\n", regions.len());
+    if let Some(task) = resolvers {
+        match task.await {
+            Ok(Ok((asked, answered))) => text.push_str(&format!("asked {} for {name} {asked} times, {answered} answered\n", plan.dns)),
+            Ok(Err(e)) => text.push_str(&format!("DNS queries to {} stopped: {e}\n", plan.dns)),
+            Err(e) => text.push_str(&format!("DNS queries stopped: {e}\n")),
+        }
+    }
     Ok(if refused == 0 { Output { ok: true, text } } else { Output { ok: false, text } })
+}
+
+/// Resolvers asking `name` at `qps` for `duration`, each query with an ECS /24 inside one of
+/// `targets` (a /16 and its part of the audience). Returns (asked, answered).
+async fn resolvers(dns: std::net::SocketAddr, name: String, targets: Vec<([u8; 2], f64)>, qps: u32, duration: Duration) -> std::io::Result<(u64, u64)> {
+    let bind: std::net::SocketAddr = if dns.is_ipv4() { ([127, 0, 0, 1], 0).into() } else { (std::net::Ipv6Addr::LOCALHOST, 0).into() };
+    let socket = tokio::net::UdpSocket::bind(bind).await?;
+    socket.connect(dns).await?;
+    let total: f64 = targets.iter().map(|t| t.1).sum::<f64>().max(f64::MIN_POSITIVE);
+    let mut noise = Noise(0x0dd5_eed5_0fd0_0d00);
+    let (mut asked, mut answered) = (0u64, 0u64);
+    let per_tick = (qps as f64 / 10.0).max(0.1);
+    let mut owed = 0.0;
+    let mut reply = [0u8; 1232];
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let end = tokio::time::Instant::now() + duration;
+    while tokio::time::Instant::now() < end {
+        tick.tick().await;
+        owed += per_tick;
+        while owed >= 1.0 {
+            owed -= 1.0;
+            let mut pick = noise.unit() * total;
+            let prefix = targets.iter().find(|t| {
+                pick -= t.1;
+                pick < 0.0
+            });
+            let Some((prefix, _)) = prefix.or(targets.last()) else { break };
+            let subnet = [prefix[0], prefix[1], (noise.unit() * 256.0) as u8];
+            socket.send(&query(asked as u16, &name, subnet)).await?;
+            asked += 1;
+        }
+        while let Ok(n) = socket.try_recv(&mut reply) {
+            // QR set and RCODE NOERROR.
+            if n >= 12 && reply[2] & 0x80 != 0 && reply[3] & 0x0f == 0 {
+                answered += 1;
+            }
+        }
+    }
+    // Late replies, briefly.
+    let grace = tokio::time::Instant::now() + Duration::from_millis(300);
+    while answered < asked {
+        match tokio::time::timeout_at(grace, socket.recv(&mut reply)).await {
+            Ok(Ok(n)) if n >= 12 && reply[2] & 0x80 != 0 && reply[3] & 0x0f == 0 => answered += 1,
+            Ok(Ok(_)) => {}
+            _ => break,
+        }
+    }
+    Ok((asked, answered))
+}
+
+/// An A query for `name` with EDNS (1232 bytes) and an ECS option for the /24 `subnet`.
+fn query(id: u16, name: &str, subnet: [u8; 3]) -> Vec<u8> {
+    let mut q = Vec::with_capacity(64);
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        q.push(label.len().min(63) as u8);
+        q.extend_from_slice(&label.as_bytes()[..label.len().min(63)]);
+    }
+    q.push(0);
+    q.extend_from_slice(&[0, 1, 0, 1]);
+    // OPT: root owner, type 41, payload 1232, no extended flags, one ECS option (code 8):
+    // family 1 (IPv4), source prefix 24, scope 0, three address bytes.
+    q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0]);
+    q.extend_from_slice(&subnet);
+    q
 }
 
 /// `KR` or `country:KR` against `country:KR`.

@@ -151,6 +151,27 @@ pub enum Command {
         #[arg(long, default_value = "state")]
         state_dir: PathBuf,
     },
+    /// Put a note on the timeline ("kickoff", "akamai KR ticket #123"): stored in the history,
+    /// drawn on the dashboard's timelines and in the report.
+    Annotate {
+        /// The note.
+        text: String,
+        /// When (RFC 3339; default now).
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// Who (default: $USER).
+        #[arg(long)]
+        author: Option<String>,
+        /// Admin API of the running server.
+        #[arg(long, default_value = crate::admin::client::DEFAULT_ADMIN_URL)]
+        admin: String,
+        /// Token file; else $CDNSTEER_TOKEN, else STATE_DIR/admin.token.
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
+        /// Where `serve` keeps its generated token.
+        #[arg(long, default_value = "state")]
+        state_dir: PathBuf,
+    },
 }
 
 /// `cdnsteer feed`: generated player telemetry for demos and rehearsals.
@@ -183,6 +204,12 @@ pub struct FeedArgs {
     /// Concurrent viewers across all regions at the peak.
     #[arg(long, default_value_t = 1_800_000)]
     pub viewers: u64,
+    /// The server's DNS listener, for the resolvers' queries.
+    #[arg(long, default_value = "127.0.0.1:5353")]
+    pub dns: SocketAddr,
+    /// DNS queries per second for the steered name, with ECS from each region (0: none).
+    #[arg(long, default_value_t = 100)]
+    pub qps: u32,
 }
 
 /// `cdnsteer override ...`.

@@ -217,7 +217,23 @@ pub async fn override_remove(admin: &str, token: &str, id: &str, json: bool) -> 
     Ok(Output::ok(if json { reply } else { format!("{id} removed\n") }))
 }
 
-/// `cdnsteer reload`.
+/// `cdnsteer annotate`: `POST /api/v1/annotations`.
+pub async fn annotate(admin: &str, token: &str, text: &str, at: Option<&str>, author: Option<String>) -> Result<Output, CliError> {
+    let author = author.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "cli".to_string());
+    let mut body = serde_json::json!({"text": text, "author": author});
+    if let Some(at) = at {
+        body["at"] = Value::String(at.to_string());
+    }
+    let (status, reply) = client::call(admin, "POST", "/api/v1/annotations", Some(token), Some(body.to_string())).await?;
+    if status != 201 {
+        return Ok(Output::fail(format!("{}\n", api_error(status, &reply))));
+    }
+    let v: Value = serde_json::from_str(&reply).unwrap_or(Value::Null);
+    let s = |k: &str| v.get(k).map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string)).unwrap_or_default();
+    Ok(Output::ok(format!("annotation {} at {}: {}\n", s("id"), s("at"), s("text"))))
+}
+
+/// `cdnsteer reload`: `POST /api/v1/reload`.
 pub async fn reload(admin: &str, token: &str, force: Option<&str>) -> Result<Output, CliError> {
     let body = force.map(|reason| serde_json::json!({"force": true, "reason": reason}).to_string());
     let (status, reply) = client::call(admin, "POST", "/api/v1/reload", Some(token), body).await?;
