@@ -110,6 +110,7 @@ pub mod probe;
 pub mod publish;
 pub mod qoe;
 pub mod region;
+pub mod sim;
 pub mod report;
 pub mod snapshot;
 pub mod steer;

@@ -46,7 +46,8 @@ struct Audience {
     region: String,
     cdns: Vec<String>,
     part: f64,
-    /// The first two octets of an IPv4 /16 the bundled GeoIP database places in the region.
+    /// The first two octets of an IPv4 /18 (x.y.0.0/18) the bundled GeoIP database places in
+    /// the region.
     prefix: [u8; 2],
 }
 
@@ -116,7 +117,7 @@ async fn audience(admin: &str) -> Result<Served, CliError> {
     let v: Value = serde_json::from_str(&body).map_err(|e| CliError::Load(e.to_string()))?;
     let name = v["steered"][0]["name"].as_str().ok_or_else(|| CliError::Load("no steered name served".into()))?.to_string();
     // One client per region kind is enough to learn each region's candidates from explain.
-    let probes = [[211, 234], [133, 242], [49, 0], [8, 8]];
+    let probes = [[211, 234], [133, 242], [203, 116], [8, 8]];
     let mut out: Vec<Audience> = Vec::new();
     for prefix in probes {
         let ecs = format!("{}.{}.10.0/24", prefix[0], prefix[1]);
@@ -182,7 +183,7 @@ pub async fn feed(plan: &FeedPlan) -> Result<Output, CliError> {
 }
 
 /// Resolvers asking `name` at `qps` for `duration`, each query with an ECS /24 inside one of
-/// `targets` (a /16 and its part of the audience). Returns (asked, answered).
+/// `targets` (an x.y.0.0/18 and its part of the audience). Returns (asked, answered).
 async fn resolvers(dns: std::net::SocketAddr, name: String, targets: Vec<([u8; 2], f64)>, qps: u32, duration: Duration) -> std::io::Result<(u64, u64)> {
     let bind: std::net::SocketAddr = if dns.is_ipv4() { ([127, 0, 0, 1], 0).into() } else { (std::net::Ipv6Addr::LOCALHOST, 0).into() };
     let socket = tokio::net::UdpSocket::bind(bind).await?;
@@ -206,7 +207,7 @@ async fn resolvers(dns: std::net::SocketAddr, name: String, targets: Vec<([u8; 2
                 pick < 0.0
             });
             let Some((prefix, _)) = prefix.or(targets.last()) else { break };
-            let subnet = [prefix[0], prefix[1], (noise.unit() * 256.0) as u8];
+            let subnet = [prefix[0], prefix[1], (noise.unit() * 64.0) as u8];
             socket.send(&query(asked as u16, &name, subnet)).await?;
             asked += 1;
         }

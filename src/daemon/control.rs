@@ -131,34 +131,29 @@ impl Control {
         publisher.publish_plan(|zones, cells| steer::plan(zones, engine, overrides, now, cells))
     }
 
-    /// One engine round: feed what arrived, drop expired overrides, tick the zones that are
-    /// due, publish when anything the plan depends on changed, log the events.
+    /// One engine round (`steer::drive::round`: feed what arrived, drop expired overrides,
+    /// tick the zones that are due, plan when anything changed), then what only a server
+    /// does with it: persist and audit the expiries, publish, record, log.
     pub(super) async fn tick(&self, mut observations: Vec<Observation>) {
         let now = self.clock.now();
         let mut guard = self.state.lock().await;
-        let engine = &mut guard.engine;
-        observations.retain(|o| {
-            let taken = engine.ingest(o);
-            if !taken {
-                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
-            }
-            taken
-        });
-        self.history.observations(observations);
-        let expired = self.expire(&mut guard, now).await;
         let zones = Arc::clone(&guard.publisher.current().zones);
         let st = &mut *guard;
-        let report = if expired.is_empty() { st.engine.tick(&zones, &st.overrides, now) } else { st.engine.tick_now(&zones, &st.overrides, now) };
-        if !report.changed && expired.is_empty() {
-            return;
+        let round = steer::drive::round(&mut st.engine, &mut st.overrides, &zones, &mut observations, now, self.config.cells);
+        if round.dropped > 0 {
+            metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(round.dropped as u64);
         }
-        let generation = Self::replan(st, now);
+        self.history.observations(observations);
+        self.record_expired(&guard.overrides, &round.expired, now).await;
+        let Some(plan) = round.plan else { return };
+        let st = &mut *guard;
+        let generation = st.publisher.publish_plan(|_, _| plan);
         self.history.plan(&st.publisher.current(), now);
         drop(guard);
-        for o in expired {
+        for o in round.expired {
             self.push_event(override_event(&o, now, generation, format!("override {} expired: {}", o.id, o.describe())));
         }
-        self.record_report(&zones, report, generation);
+        self.record_report(&zones, round.report, generation);
     }
 
     /// Count (the steering metrics), log and keep the decision events of an engine tick
@@ -179,18 +174,17 @@ impl Control {
         }
     }
 
-    /// Remove expired overrides, durably and audited. If the state file cannot be written
-    /// they stop applying anyway (an expiry is a promise), and the failure is logged.
-    async fn expire(&self, st: &mut ControlState, now: Millis) -> Vec<Override> {
-        if st.overrides.next_expiry().is_none_or(|t| t > now) {
-            return Vec::new();
+    /// Record overrides that expired, durably and audited. If the state file cannot be
+    /// written they stop applying anyway (an expiry is a promise), and the failure is logged.
+    async fn record_expired(&self, set: &OverrideSet, expired: &[Override], now: Millis) {
+        if expired.is_empty() {
+            return;
         }
-        let expired = st.overrides.expire(now);
         let entries: Vec<AuditEntry> = expired
             .iter()
             .map(|o| AuditEntry { when: now, who: "system".into(), author: None, what: "override.expire".into(), before: json(o), after: serde_json::Value::Null })
             .collect();
-        let (store, set) = (self.store.clone(), st.overrides.clone());
+        let (store, set) = (self.store.clone(), set.clone());
         let entries_for_history = entries.clone();
         let written = off_runtime(move || {
             store.save(&set).map_err(|e| e.to_string())?;
@@ -203,10 +197,9 @@ impl Control {
         for entry in &entries_for_history {
             self.history.audit(entry);
         }
-        for o in &expired {
+        for o in expired {
             tracing::info!(id = %o.id, what = %o.describe(), "override expired");
         }
-        expired
     }
 
     fn push_event(&self, event: DecisionEvent) {

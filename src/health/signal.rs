@@ -117,13 +117,23 @@ pub struct Average {
 
 /// Weight of one sample in `Average`.
 const ALPHA: f64 = 0.6;
+/// Weight of one request in the cache hit ratio. A probe's request is a hit or a miss, and
+/// edges miss now and then (eviction, a cold node): at `ALPHA` one miss would put a healthy
+/// CDN below the SLA's `bad` bound for several ticks and shift traffic for nothing (the
+/// simulator showed it as share flaps). A telemetry window of many requests still replaces
+/// the value at once.
+const ALPHA_CACHE: f64 = 0.1;
 
 impl Average {
     fn add(&mut self, sample: f64, weight: u64) {
+        self.add_with(sample, weight, ALPHA);
+    }
+
+    fn add_with(&mut self, sample: f64, weight: u64, alpha: f64) {
         if !sample.is_finite() {
             return;
         }
-        let keep = (1.0 - ALPHA).powf(weight.clamp(1, 64) as f64);
+        let keep = (1.0 - alpha).powf(weight.clamp(1, 64) as f64);
         self.value = Some(match self.value {
             None => sample,
             Some(old) => old * keep + sample * (1.0 - keep),
@@ -165,7 +175,7 @@ impl VantageSignal {
             self.throughput_mbps.add(t, n);
         }
         if let Some(h) = o.cache_hits {
-            self.cache_hit_ratio.add(h as f64 / n as f64, n);
+            self.cache_hit_ratio.add_with(h as f64 / n as f64, n, ALPHA_CACHE);
         }
         self.error_rate.add(o.errors.min(n) as f64 / n as f64, n);
         self.samples += n;

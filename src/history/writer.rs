@@ -159,6 +159,14 @@ impl HistoryHandle {
         }
     }
 
+    /// Queue a record, waiting for room when the queue is full: for offline writers (the
+    /// simulator writes a night faster than the writer thread keeps up), never for the
+    /// control plane. False when history is off or the writer stopped.
+    pub fn send_wait(&self, record: Record) -> bool {
+        let Some(inner) = &self.inner else { return false };
+        inner.tx.send(Msg::Record(record)).is_ok()
+    }
+
     /// Queue an annotation; the receiver gets the stored row (with its id) once written, or
     /// why it was not. `None` when it could not be queued (history off, queue full).
     pub fn annotate(&self, annotation: Annotation) -> Option<tokio::sync::oneshot::Receiver<Result<StoredAnnotation, String>>> {

@@ -6,9 +6,12 @@
 //! - `plan`: zones + the health engine's view + operator overrides + `now` -> a
 //!   `DecisionTable` and the explain data beside it. The daemon, explain, the simulator and
 //!   tests all call this one function.
+//! - `drive`: one round of the control loop (ingest, expire overrides, tick, plan), run by
+//!   the daemon's engine task and by the simulator alike.
 //! - `explain`: one answer explained from a snapshot's parts, with the DNS path's functions.
 
 pub mod decide;
+pub mod drive;
 pub mod explain;
 pub mod plan;
 pub mod select;

@@ -1,0 +1,28 @@
+//! The simulator: a match night rehearsed through the production control loop with simulated
+//! time. A scenario (`scenarios/*.yaml`) gives the audience (viewers over time per region,
+//! bitrate, how resolvers and players follow DNS), the truth about each CDN (what it can
+//! really carry, how it performs and saturates) and incidents; simulated probes and player
+//! telemetry report what that model implies, at their real intervals and staleness, to the
+//! very engine, scores, shares and `steer::plan` the server runs (`steer::drive::round`).
+//!
+//! - `scenario`: the file schema, its checks (file:line:column) and the validated model.
+//! - `audience`: the audience curve and the cohorts of viewers moving between CDNs.
+//! - `truth`: a CDN's conditions under load and incidents.
+//! - `observe`: simulated probes and telemetry (seeded noise).
+//! - `run`: the loop, optionally writing the night into a history database.
+//! - `summary`: the tally of a night and its limits.
+
+pub mod audience;
+pub mod observe;
+pub mod run;
+pub mod scenario;
+pub mod summary;
+pub mod truth;
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The scenario does not fit its zones or events.
+    #[error("{0}")]
+    Scenario(String),
+}
