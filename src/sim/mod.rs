@@ -13,6 +13,7 @@
 //! - `summary`: the tally of a night and its limits.
 
 pub mod audience;
+pub mod forecast;
 pub mod observe;
 pub mod run;
 pub mod scenario;
