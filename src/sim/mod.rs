@@ -18,6 +18,7 @@ pub mod observe;
 pub mod run;
 pub mod scenario;
 pub mod summary;
+pub mod sweep;
 pub mod truth;
 
 /// Why a simulation could not run.
