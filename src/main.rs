@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 
 use cdnsteer::cli::feed as operate_feed;
 use cdnsteer::cli::operate::{self, AddArgs, Output};
+use cdnsteer::cli::simulate;
 use cdnsteer::cli::{Cli, Command, LogFormatArg, OverrideAction};
 use cdnsteer::config::{Config, LogFormat, Flags};
 
@@ -84,6 +85,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => {
             let now = cdnsteer::clock::Clock::new().now();
             Ok(print(cdnsteer::cli::report::run(&args, now)?))
+        }
+        Command::Simulate { scenario, history, json, sweep, param, threads, top } => {
+            let out = if sweep { simulate::simulate_sweep(&scenario, &param, threads, json, top)? } else { simulate::simulate(&scenario, history.as_ref(), json)? };
+            print!("{}", out.text);
+            Ok(if out.passed { ExitCode::SUCCESS } else { ExitCode::from(2) })
+        }
+        Command::Forecast { scenario, headroom, json } => {
+            let out = simulate::forecast_cmd(&scenario, headroom, json)?;
+            print!("{}", out.text);
+            Ok(if out.passed { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }
         Command::Annotate { text, at, author, admin, token_file, state_dir } => {
             let token = cdnsteer::admin::client::find_token(token_file.as_deref(), &state_dir)?;

@@ -5,6 +5,7 @@
 pub mod feed;
 pub mod operate;
 pub mod report;
+pub mod simulate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -150,6 +151,45 @@ pub enum Command {
         /// Where `serve` keeps its generated token.
         #[arg(long, default_value = "state")]
         state_dir: PathBuf,
+    },
+    /// Rehearse a match night from a scenario (scenarios/*.yaml) through the real steering
+    /// engine with simulated time; prints a summary and exits 2 when a limit of the scenario
+    /// is broken.
+    Simulate {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Also write the simulated night into this (new) history database, for `cdnsteer
+        /// report --history FILE`.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Run a grid of policy settings instead (the scenario's `sweep:` or --param) and rank them.
+        #[arg(long)]
+        sweep: bool,
+        /// A sweep axis, NAME=V1,V2,... (e.g. max_change_per_tick=0.1,0.2); repeatable.
+        #[arg(long, value_name = "NAME=V1,V2", requires = "sweep")]
+        param: Vec<String>,
+        /// Sweep threads (0: every core).
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+        /// Sweep points printed.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Capacity needed per CDN and region at the scenario's peak under the current policy,
+    /// with N-1 in the biggest region, against the zone's capacity and commits; exits 2 when
+    /// something is short.
+    Forecast {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Headroom factor (default: the scenario's `forecast.headroom`).
+        #[arg(long)]
+        headroom: Option<f64>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Put a note on the timeline ("kickoff", "akamai KR ticket #123"): stored in the history,
     /// drawn on the dashboard's timelines and in the report.

@@ -54,6 +54,10 @@ pub struct ReportArgs {
     /// Where `serve` keeps its history (STATE_DIR/history.sqlite).
     #[arg(long, default_value = "state", value_name = "DIR")]
     pub state_dir: PathBuf,
+    /// A history database file instead of STATE_DIR/history.sqlite (e.g. one written by
+    /// `cdnsteer simulate --history FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
     /// Zone directory: the SLA targets, thresholds, weights, capacity and commits reported
     /// against.
     #[arg(long, default_value = "zones", value_name = "DIR")]
@@ -111,7 +115,13 @@ pub fn run(args: &ReportArgs, now: Millis) -> Result<Output, CliError> {
     };
     let reader = match &recorded {
         Some(_) => None,
-        None => Some(HistoryReader::open_in(&args.state_dir).map_err(|e| load(format!("{e} (serve writes the history into --state-dir; or give --input)")))?),
+        None => Some(
+            match &args.history {
+                Some(file) => HistoryReader::open(file),
+                None => HistoryReader::open_in(&args.state_dir),
+            }
+            .map_err(|e| load(format!("{e} (serve writes the history into --state-dir, simulate into --history FILE; or give --input)")))?,
+        ),
     };
 
     // The window: the event's, narrowed by --from/--to, then by the annotations.

@@ -241,6 +241,7 @@ fn a_report_from_a_history_database_between_two_annotations() {
         out: None,
         format,
         state_dir: state.clone(),
+        history: None,
         zones: repo().join("zones"),
         events: repo().join("events"),
         bucket: "10s".into(),
