@@ -321,7 +321,7 @@ mod tests {
         assert!(akamai_n1 > akamai * 1.3, "{akamai} -> {akamai_n1}");
         // Every N-1 share respects max_share (0.7 in the bundled zone).
         assert!(f.n_minus_1.iter().flat_map(|l| &l.cdns).all(|c| c.share <= 0.7 + 1e-6), "{:?}", f.n_minus_1);
-        // The bundled capacity (akamai KR 400 Gbps) holds this small audience.
+        // The bundled capacity holds this small audience.
         assert!(f.holds, "{f:?}");
     }
 }

@@ -24,3 +24,4 @@ mod reload;
 mod history;
 mod dashboard;
 mod report;
+mod simulate;
