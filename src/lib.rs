@@ -82,6 +82,10 @@
 //!   recommendations, charts' series -> `Report`, the JSON twin), `html` + `svg` (one
 //!   self-contained page), `csv`. Imports `history`, `zone`, `steer`; never `admin` or
 //!   `daemon`.
+//! - [`sim`]: the simulator: scenarios, audience and CDN models, simulated clock, forecast,
+//!   sweep. So far `sim::scenario`: scenario files (`scenarios/*.yaml`: schema, checks, and the
+//!   cross-check against the zones and events they name), which `cdnsteer check` verifies.
+//!   Imports `zone` and `event`; never `admin` or `daemon`.
 //! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics, annotations) over `admin::ops::Operations`, its client for the CLI,
@@ -111,6 +115,7 @@ pub mod publish;
 pub mod qoe;
 pub mod region;
 pub mod report;
+pub mod sim;
 pub mod snapshot;
 pub mod steer;
 pub mod timestamp;
