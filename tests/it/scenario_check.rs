@@ -309,3 +309,41 @@ fn an_unknown_key_in_any_mapping_of_a_scenario_is_rejected_where_it_is() {
     }
     assert_eq!(codes_seen, [Code::UnknownKey, Code::WrongType, Code::UnknownRegion].into_iter().collect());
 }
+
+// ---------------------------------------------------------------------------------------------
+// `cdnsteer check`
+
+fn cdnsteer_check(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cdnsteer")).arg("check").args(args).current_dir(repo()).output().expect("run cdnsteer check");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn check_cli_checks_a_scenario_with_its_zones_and_events() {
+    let (code, stdout, stderr) = cdnsteer_check(&["scenarios/final.yaml"]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert_eq!(stdout.trim_end(), "scenarios/final.yaml: scenario final: 4 regions, 4 CDNs, 1 incident; 1 zone, event final: OK");
+    // Beside the zones, a directory of scenarios.
+    let (code, stdout, stderr) = cdnsteer_check(&["zones", "--scenarios", "scenarios"]);
+    assert_eq!(code, Some(0), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("zones: 1 zone") && stdout.contains("scenario final"), "{stdout}");
+}
+
+#[test]
+fn check_cli_rejects_a_scenario_with_its_location() {
+    let fixture = "tests/fixtures/scenarios/invalid/unknown-cdn.yaml";
+    let text = read(&repo().join(fixture));
+    let line = marker_lines(&text)[0];
+    let col = column_of(text.lines().nth(line as usize - 1).unwrap_or_default(), "limelight").expect("limelight");
+    for args in [vec![fixture], vec!["zones", "--scenarios", fixture]] {
+        let (code, stdout, stderr) = cdnsteer_check(&args);
+        assert_eq!(code, Some(1), "{args:?}\nstdout: {stdout}\nstderr: {stderr}");
+        assert!(!stdout.contains("scenario fixture"), "{stdout}");
+        let located = format!("{fixture}:{line}:{col}: error[unknown-cdn] at incidents[0].cdn: ");
+        assert!(stderr.contains(&located), "expected `{located}` in:\n{stderr}");
+        assert_eq!(stderr.trim_end().lines().last(), Some("1 error in 1 of 3 files"), "the scenario, the zone and the event:\n{stderr}");
+    }
+    let (code, _, stderr) = cdnsteer_check(&["scenarios/missing.yaml"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.starts_with("scenarios/missing.yaml:0:0: error[io]") && stderr.contains("cannot read"), "{stderr}");
+}
