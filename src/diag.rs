@@ -1,6 +1,7 @@
-//! Diagnostics for the people who edit zone and config files: every problem carries the file,
-//! line, column, YAML path, a named code and what was expected. Loaders collect all of them,
-//! then print a summary line, so one run of `cdnsteer check` shows everything to fix.
+//! Diagnostics for the people who edit zone, event, scenario and config files: every problem
+//! carries the file, line, column, YAML path, a named code and what was expected. Loaders
+//! collect all of them, then print a summary line, so one run of `cdnsteer check` shows
+//! everything to fix.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -82,11 +83,28 @@ pub enum Code {
     InvalidEvent,
     /// A name that is not a steered name of the zones served.
     UnknownName,
+    /// A scenario setting that is out of range or inconsistent (a fraction above 1, a duration
+    /// that does not parse, `shape` and `points` both given, a sweep value out of range).
+    InvalidScenario,
+    /// Parts (of the audience's regions, the resolver classes, the bitrate ladder) that do not
+    /// sum to 1.
+    PartsSum,
+    /// An audience curve that goes back in time: points whose offsets do not increase, or the
+    /// marks of a match `shape` out of order.
+    CurveOrder,
+    /// An incident that starts or ends outside the simulated night.
+    OutsideNight,
+    /// A scenario's `event` that is not an event of its events directory.
+    UnknownEvent,
+    /// A region a scenario names that is not a region of the steered names it simulates.
+    RegionNotSteered,
+    /// A vantage an incident blinds that neither the scenario nor the zones probe from.
+    UnknownVantage,
 }
 
 impl Code {
     /// Every code, for docs and for the test that wants one fixture per code.
-    pub const ALL: [Code; 36] = [
+    pub const ALL: [Code; 43] = [
         Code::Io,
         Code::Syntax,
         Code::UnknownKey,
@@ -123,6 +141,13 @@ impl Code {
         Code::UnknownRegion,
         Code::InvalidEvent,
         Code::UnknownName,
+        Code::InvalidScenario,
+        Code::PartsSum,
+        Code::CurveOrder,
+        Code::OutsideNight,
+        Code::UnknownEvent,
+        Code::RegionNotSteered,
+        Code::UnknownVantage,
     ];
 
     /// The kebab-case name printed in messages and used for fixture file names.
@@ -164,6 +189,13 @@ impl Code {
             Code::UnknownRegion => "unknown-region",
             Code::InvalidEvent => "invalid-event",
             Code::UnknownName => "unknown-name",
+            Code::InvalidScenario => "invalid-scenario",
+            Code::PartsSum => "parts-sum",
+            Code::CurveOrder => "curve-order",
+            Code::OutsideNight => "outside-night",
+            Code::UnknownEvent => "unknown-event",
+            Code::RegionNotSteered => "region-not-steered",
+            Code::UnknownVantage => "unknown-vantage",
         }
     }
 }

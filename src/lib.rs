@@ -82,6 +82,12 @@
 //!   recommendations, charts' series -> `Report`, the JSON twin), `html` + `svg` (one
 //!   self-contained page), `csv`. Imports `history`, `zone`, `steer`; never `admin` or
 //!   `daemon`.
+//! - [`sim`]: the simulator: scenario files (`scenarios/*.yaml`: schema, checks, the
+//!   cross-check against the zones and events they name), the audience and CDN models,
+//!   simulated probes and telemetry, the night run through `steer::drive::round` with
+//!   simulated time (optionally into a history), its summary, `forecast` and `sweep`.
+//!   Imports `steer`, `health`, `zone`, `event`, `history` (the writer, as `serve` uses it);
+//!   never `admin` or `daemon`.
 //! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics, annotations) over `admin::ops::Operations`, its client for the CLI,
@@ -110,8 +116,8 @@ pub mod probe;
 pub mod publish;
 pub mod qoe;
 pub mod region;
-pub mod sim;
 pub mod report;
+pub mod sim;
 pub mod snapshot;
 pub mod steer;
 pub mod timestamp;

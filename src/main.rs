@@ -39,7 +39,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { dir, geoip, state_dir, events } => check(&dir, geoip.as_deref(), state_dir.as_deref(), &events),
+        Command::Check { dir, geoip, state_dir, events, scenarios } => check(&dir, geoip.as_deref(), state_dir.as_deref(), &events, scenarios.as_deref()),
         Command::Explain { name, client, ecs, json, offline, zones, geoip, admin } => {
             let out = if offline {
                 operate::explain_offline(&zones, &geoip, &name, client.as_deref(), ecs.as_deref(), json)?
@@ -140,8 +140,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// `cdnsteer check`: zones, and optionally the GeoIP database and the override state, loaded
-/// exactly as `serve` loads them.
-fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Option<&std::path::Path>, events: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// exactly as `serve` loads them; scenarios with the zones and events they name (`dir` a
+/// scenario file instead of a zone directory, or `--scenarios`).
+fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Option<&std::path::Path>, events: &std::path::Path, scenarios: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let mut ok = true;
+    // A file (or a missing *.yaml) is a scenario; anything else a zone directory.
+    let yaml = dir.extension().is_some_and(|e| e == "yaml" || e == "yml");
+    if dir.is_file() || (yaml && !dir.exists()) {
+        ok &= check_scenarios(dir);
+    } else {
+        ok &= check_zones(dir, events);
+    }
+    if let Some(path) = scenarios {
+        ok &= check_scenarios(path);
+    }
+    if let Some(path) = geoip {
+        let db = cdnsteer::geo::GeoDb::open(path)?;
+        let info = db.info();
+        println!("{}: {} networks, {} records, type `{}`: OK", path.display(), info.networks, info.records, info.database_type);
+    }
+    if let Some(dir) = state_dir {
+        let store = cdnsteer::overrides::store::OverrideStore::new(dir);
+        match store.load() {
+            Ok(set) => println!("{}: {} override{}: OK", store.path().display(), set.items.len(), plural(set.items.len())),
+            Err(e) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The zone directory, and the events checked against it when the directory exists.
+fn check_zones(dir: &std::path::Path, events: &std::path::Path) -> bool {
     let mut ok = true;
     match cdnsteer::zone::load_dir(dir) {
         Ok(zones) => {
@@ -162,22 +194,40 @@ fn check(dir: &std::path::Path, geoip: Option<&std::path::Path>, state_dir: Opti
             ok = false;
         }
     }
-    if let Some(path) = geoip {
-        let db = cdnsteer::geo::GeoDb::open(path)?;
-        let info = db.info();
-        println!("{}: {} networks, {} records, type `{}`: OK", path.display(), info.networks, info.records, info.database_type);
-    }
-    if let Some(dir) = state_dir {
-        let store = cdnsteer::overrides::store::OverrideStore::new(dir);
-        match store.load() {
-            Ok(set) => println!("{}: {} override{}: OK", store.path().display(), set.items.len(), plural(set.items.len())),
+    ok
+}
+
+/// A scenario file, or every scenario file of a directory, each loaded with the zones and
+/// events it names and cross-checked against them (as the simulator loads it).
+fn check_scenarios(path: &std::path::Path) -> bool {
+    let files = match cdnsteer::sim::scenario::scenario_files(path) {
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => {
+            eprintln!("{}: no scenario files (*.yaml, *.yml) in this directory", path.display());
+            return false;
+        }
+        Err(e) => {
+            eprintln!("{}: cannot read scenario directory: {e}", path.display());
+            return false;
+        }
+    };
+    let mut ok = true;
+    for file in files {
+        match cdnsteer::sim::scenario::load_checked(&file) {
+            Ok(c) => {
+                let s = &c.scenario;
+                let (r, n, i) = (s.audience.regions.len(), s.cdns.len(), s.incidents.len());
+                let event = s.event.as_ref().map(|e| format!(", event {e}")).unwrap_or_default();
+                let zones = c.zones.zones.len();
+                println!("{}: scenario {}: {r} region{}, {n} CDN{}, {i} incident{}; {zones} zone{}{event}: OK", file.display(), s.name, plural(r), plural(n), plural(i), plural(zones));
+            }
             Err(e) => {
                 eprintln!("{e}");
                 ok = false;
             }
         }
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    ok
 }
 
 fn plural(n: usize) -> &'static str {

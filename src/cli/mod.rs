@@ -66,10 +66,12 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
-    /// Check zone files (and optionally the GeoIP database) exactly as `serve` loads them.
+    /// Check zone files (and optionally the GeoIP database) exactly as `serve` loads them; or
+    /// a scenario file (`cdnsteer check scenarios/final.yaml`) with the zones and events it
+    /// names.
     Check {
-        /// Zone directory.
-        #[arg(default_value = "zones")]
+        /// Zone directory, or a scenario file.
+        #[arg(default_value = "zones", value_name = "DIR|SCENARIO")]
         dir: PathBuf,
         /// Also open and verify this GeoIP database.
         #[arg(long)]
@@ -80,6 +82,10 @@ pub enum Command {
         /// Event directory checked against the zones (default `events`, when it exists).
         #[arg(long, value_name = "DIR", default_value = "events")]
         events: PathBuf,
+        /// Also check scenarios (a file, or every *.yaml of a directory), each with the zones
+        /// and events it names.
+        #[arg(long, value_name = "PATH")]
+        scenarios: Option<PathBuf>,
     },
     /// Explain why a client gets its answer for a steered name (region, candidates, scores,
     /// shares, overrides), from a running server or offline from the files.

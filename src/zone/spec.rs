@@ -253,8 +253,9 @@ pub fn parse_yaml<T: for<'de> Deserialize<'de>>(
 
 /// serde_path_to_error prints each Spanned wrapper as a `value` segment and each `OrderedMap`
 /// key as `?`. Drop the wrappers (a run of two or more `value`s also holds a record's real
-/// `value` key, which stays), name the `?`s from `open_keys` in order, and drop any `?` left
-/// (a key the parser failed on before it was read).
+/// `value` key, which stays; a wrapped list prints as `value[3]`, whose index goes to the key
+/// before it), name the `?`s from `open_keys` in order, and drop any `?` left (a key the
+/// parser failed on before it was read).
 fn clean_path(raw: &str, open_keys: &[String]) -> String {
     let segments: Vec<&str> = raw.split('.').filter(|p| !p.is_empty()).collect();
     let mut keys = open_keys.iter();
@@ -267,6 +268,14 @@ fn clean_path(raw: &str, open_keys: &[String]) -> String {
                 parts.push("value".to_string());
             }
             i += run;
+            continue;
+        }
+        if let Some(index) = segments[i].strip_prefix("value").filter(|rest| rest.starts_with('[')) {
+            match parts.last_mut() {
+                Some(last) => last.push_str(index),
+                None => parts.push(index.to_string()),
+            }
+            i += 1;
             continue;
         }
         match segments[i].strip_prefix('?') {
@@ -372,6 +381,7 @@ mod tests {
         assert_eq!((err[0].code, err[0].path.as_str()), (Code::WrongType, "records[0].value"));
         let err = parse("version: 1\nzone: a\nzone: b\n").unwrap_err();
         assert_eq!((err[0].code, err[0].path.as_str()), (Code::DuplicateKey, "zone"));
+        assert_eq!(clean_path("audience.value.points.value[2].value[0]", &[]), "audience.points[2][0]", "wrapped lists");
         let dup = "steered:\n  live:\n    last_resort: a\n    cdns: {a: {target: x.net}}\n    regions:\n      countries:\n        KR: {a: 1}\n        KR: {a: 2}\n      default: {a: 1}\n";
         let err = parse(&format!("{base}{dup}")).unwrap_err();
         assert_eq!((err[0].code, err[0].pos.line), (Code::DuplicateKey, 14));

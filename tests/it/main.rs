@@ -6,6 +6,7 @@ mod selection;
 mod fuzz_replay;
 mod systemd;
 mod zone_check;
+mod scenario_check;
 mod truncation;
 mod binary;
 mod geo;

@@ -16,9 +16,9 @@ use cdnsteer::zone;
 use cdnsteer::zone::model::{RecordKind, RegionKey};
 
 /// What marks the offending line of a fixture.
-const MARKER: &str = "# <- error here";
+pub(crate) const MARKER: &str = "# <- error here";
 
-fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -107,11 +107,11 @@ impl Drop for TempDir {
     }
 }
 
-fn read(path: &Path) -> String {
+pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -130,7 +130,7 @@ fn invalid_fixtures() -> BTreeMap<String, PathBuf> {
 }
 
 /// 1-based numbers of the lines carrying the marker.
-fn marker_lines(text: &str) -> Vec<u64> {
+pub(crate) fn marker_lines(text: &str) -> Vec<u64> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| l.trim_end().ends_with(MARKER))
@@ -144,13 +144,13 @@ fn load_one(path: &Path, text: &str) -> Result<zone::ZoneSet, LoadError> {
 }
 
 /// The expected summary line, worded independently of `diag.rs`.
-fn expected_summary(errors: usize, bad_files: usize, files: usize) -> String {
+pub(crate) fn expected_summary(errors: usize, bad_files: usize, files: usize) -> String {
     let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
     format!("{} in {bad_files} of {}", plural(errors, "error"), plural(files, "file"))
 }
 
 /// Parse one rendered diagnostic line, `file:line:col: error[code] at path: message`.
-fn parse_rendered(line: &str) -> Option<(String, u64, u64, String, String, String)> {
+pub(crate) fn parse_rendered(line: &str) -> Option<(String, u64, u64, String, String, String)> {
     let (head, rest) = line.split_once(": error[")?;
     let mut loc = head.rsplitn(3, ':');
     let col: u64 = loc.next()?.parse().ok()?;
@@ -163,7 +163,7 @@ fn parse_rendered(line: &str) -> Option<(String, u64, u64, String, String, Strin
 
 /// `LoadError`'s Display: one `file:line:col: error[code] at path: message` line per
 /// diagnostic, in order, then the summary line last.
-fn assert_rendered(err: &LoadError) {
+pub(crate) fn assert_rendered(err: &LoadError) {
     let text = err.to_string();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), err.diagnostics.len() + 1, "one line per diagnostic plus the summary:\n{text}");
@@ -186,7 +186,7 @@ fn assert_rendered(err: &LoadError) {
 }
 
 /// 1-based column of `token` on `line`.
-fn column_of(line: &str, token: &str) -> Option<u64> {
+pub(crate) fn column_of(line: &str, token: &str) -> Option<u64> {
     line.find(token).map(|i| i as u64 + 1)
 }
 
@@ -305,6 +305,8 @@ fn every_code_has_a_fixture_or_a_special_test() {
             Code::InvalidSetting => invalid_setting_error().0,
             Code::InvalidEvent => event_error("end: 2026-12-01T18:00:00+09:00"),
             Code::UnknownName => event_error("names: [nope.example.com]"),
+            // Scenario codes: one fixture each in tests/fixtures/scenarios/invalid/.
+            code if crate::scenario_check::fixture(code).is_some() => crate::scenario_check::fixture_error(code),
             other => panic!(
                 "code `{other}` has no fixture: add tests/fixtures/zones/invalid/{other}.yaml (and an EXPECT entry) \
                  or a special scenario here"
@@ -484,7 +486,7 @@ struct Injected {
 }
 
 /// Path segments as the diagnostics print them: `records[3].name`, `steered.live.ttl`.
-fn yaml_path(segments: &[String]) -> String {
+pub(crate) fn yaml_path(segments: &[String]) -> String {
     let mut out = String::new();
     for s in segments {
         if !out.is_empty() && !s.starts_with('[') {
@@ -496,7 +498,7 @@ fn yaml_path(segments: &[String]) -> String {
 }
 
 /// The text of a line before its comment (a `#` outside quotes, at the start or after a space).
-fn strip_comment(line: &str) -> &str {
+pub(crate) fn strip_comment(line: &str) -> &str {
     let (mut single, mut double) = (false, false);
     let mut prev = ' ';
     for (i, c) in line.char_indices() {
@@ -511,7 +513,7 @@ fn strip_comment(line: &str) -> &str {
     line.trim_end()
 }
 
-fn unquote(key: &str) -> String {
+pub(crate) fn unquote(key: &str) -> String {
     let k = key.trim();
     k.strip_prefix('"').and_then(|k| k.strip_suffix('"')).unwrap_or(k).to_string()
 }
