@@ -485,6 +485,33 @@ fn long_reads_come_in_chunks_and_miss_nothing() {
 }
 
 #[test]
+fn after_reads_every_table_from_one_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    s.write(&[share_row(T0, 0.5)]).expect("write");
+    let r = HistoryReader::open(&path).expect("reader");
+    let note = |text: &str| Row::Event(store::EventRow { at: T0 + 1, kind: EventKind::Annotation, name: None, region: None, generation: None, who: None, text: text.into(), data: None });
+    // A batch (shares, then an event) committed while `after` is between two tables: it must
+    // show wholly or not at all, never its event without its shares.
+    let mut committed = false;
+    let page = r
+        .after_with(0, 100, || {
+            if !committed {
+                s.write(&[share_row(T0 + 1, 0.6), share_row(T0 + 1, 0.7), note("batch")]).expect("write");
+                committed = true;
+            }
+        })
+        .expect("after");
+    assert!(committed);
+    let ids: Vec<i64> = page.iter().map(HistoryItem::id).collect();
+    assert_eq!(ids, vec![1], "one snapshot: the batch is not half in");
+    // The next call sees the whole batch.
+    let ids: Vec<i64> = r.after(1, 100).expect("after").iter().map(HistoryItem::id).collect();
+    assert_eq!(ids, vec![2, 3, 4]);
+}
+
+#[test]
 fn a_database_that_cannot_be_opened_yet_is_opened_when_it_can() {
     let dir = tempfile::tempdir().expect("tmp");
     // The state directory's place is taken by a file: nothing can be created under it.
