@@ -307,9 +307,26 @@ impl Control {
         }
         tracing::info!("change freeze ended: applying the pending change");
         let pending = self.state.lock().await.pending.clone();
-        if self.reload_logged("freeze-end", None).await.is_ok() {
-            if let Some(p) = pending {
-                self.record_freeze(&p, FreezePhase::Applied, "freeze-end", "window ended", self.clock.now());
+        match self.reload_logged("freeze-end", None).await {
+            Ok(_) => {
+                if let Some(p) = pending {
+                    self.record_freeze(&p, FreezePhase::Applied, "freeze-end", "window ended", self.clock.now());
+                }
+            }
+            // Another freeze holds it now: it waits again, until that one ends.
+            Err((_, ReloadError::Frozen(_))) => {}
+            // The held change no longer loads. Retrying every tick would re-read the files,
+            // log and record a failed reload each second; drop it instead (the failure is
+            // recorded once) and let the next edit or reload try again.
+            Err((_, e)) => {
+                let mut st = self.state.lock().await;
+                if st.pending.as_ref().is_some_and(|p| p.until <= now) {
+                    st.pending = None;
+                    drop(st);
+                    metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(0.0);
+                    let event = pending.map(|p| p.event).unwrap_or_default();
+                    tracing::warn!(event = %event, error = %e, "the change held by the freeze no longer loads and was dropped; the previous configuration keeps serving: fix the files and reload");
+                }
             }
         }
     }

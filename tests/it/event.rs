@@ -119,3 +119,28 @@ async fn a_held_change_applies_by_itself_when_the_window_ends() {
     assert_eq!(st["events"]["events"][0]["phase"].as_str(), Some("over"));
     s.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_change_that_no_longer_loads_is_dropped_once_when_the_window_ends() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = start(dir.path(), 3).await;
+    let (url, tok) = (admin_url(&s), token(&s));
+    std::fs::write(dir.path().join("zones/example.com.yaml"), zone("b", "a")).expect("edit live");
+    assert_eq!(post(&url, "/api/v1/reload", &tok, json!({})).await.0, 423);
+    // The held change breaks before the window ends.
+    std::fs::write(dir.path().join("zones/example.com.yaml"), zone("b", "a").replace("last_resort: a", "last_resort: nope")).expect("break");
+    let started = Instant::now();
+    while !status(&url).await["events"]["pending"].is_null() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the pending change was never dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several engine ticks later it has been tried once, not once a tick.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(answer(&s, "live.example.com.").await, "a.cdn.test", "the previous configuration keeps serving");
+    s.running.history().flush(Duration::from_secs(20)).expect("flush");
+    let r = cdnsteer::history::HistoryReader::open(&s._state.path().join(cdnsteer::history::DB_FILE)).expect("reader");
+    let reloads = r.events(cdnsteer::history::read::Window { from: 0, to: u64::MAX / 2 }, &[cdnsteer::history::EventKind::Reload], 1000).expect("events");
+    let failed: Vec<_> = reloads.iter().filter(|e| e.who.as_deref() == Some("freeze-end")).collect();
+    assert_eq!(failed.len(), 1, "{reloads:#?}");
+    s.running.shutdown().await;
+}
