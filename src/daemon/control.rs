@@ -249,9 +249,10 @@ impl Control {
         let now = self.clock.now();
         let (generation, report) = {
             let mut st = self.state.lock().await;
-            // A freeze in force holds any change to an answer of its names, GeoIP included.
+            // A freeze in force holds any change to an answer of its names, GeoIP and the
+            // events themselves included.
             let current = Arc::clone(&st.publisher.current().zones);
-            if let Some(frozen) = st.events.blocks(&current, &zones, geo.is_some(), now) {
+            if let Some(frozen) = st.events.blocks(&events, &current, &zones, geo.is_some(), now) {
                 let since = st.pending.as_ref().map_or(now, |p| p.since);
                 let pending = Pending { event: frozen.event, names: frozen.names, until: frozen.until, since, who: who.to_string() };
                 if force.is_none() {

@@ -1,7 +1,8 @@
 //! Events on the real server: a change freeze holds a reload that would change a frozen
 //! name's answers (423, the old answers keep serving, status and the metric say so, the audit
 //! says who tried), a forced reload applies it, and when the window ends a held change is
-//! applied by itself. Changes to other names pass.
+//! applied by itself (or dropped once, when it no longer loads). Changes to other names pass;
+//! editing the freezing event itself is a frozen change.
 
 use std::time::{Duration, Instant};
 
@@ -142,5 +143,25 @@ async fn a_held_change_that_no_longer_loads_is_dropped_once_when_the_window_ends
     let reloads = r.events(cdnsteer::history::read::Window { from: 0, to: u64::MAX / 2 }, &[cdnsteer::history::EventKind::Reload], 1000).expect("events");
     let failed: Vec<_> = reloads.iter().filter(|e| e.who.as_deref() == Some("freeze-end")).collect();
     assert_eq!(failed.len(), 1, "{reloads:#?}");
+    s.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_the_freezing_event_during_its_window_is_held_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = start(dir.path(), 3600).await;
+    let (url, tok) = (admin_url(&s), token(&s));
+    let file = dir.path().join("events/final.yaml");
+    let text = std::fs::read_to_string(&file).expect("event");
+    // Lifting the freeze is itself a frozen change: held, audited, forced with a reason.
+    std::fs::write(&file, text.replace("freeze: true", "freeze: false")).expect("unfreeze");
+    let (code, reply) = post(&url, "/api/v1/reload", &tok, json!({})).await;
+    assert_eq!(code, 423, "{reply}");
+    assert_eq!(status(&url).await["events"]["events"][0]["freeze"].as_bool(), Some(true), "the freeze stays in force");
+    let audit = std::fs::read_to_string(s._state.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.lines().any(|l| l.contains("\"what\":\"reload.frozen\"")), "{audit}");
+    let (code, reply) = post(&url, "/api/v1/reload", &tok, json!({"force": true, "reason": "match cancelled"})).await;
+    assert_eq!(code, 200, "{reply}");
+    assert_eq!(status(&url).await["events"]["events"][0]["freeze"].as_bool(), Some(false));
     s.running.shutdown().await;
 }
