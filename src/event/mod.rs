@@ -1,8 +1,8 @@
 //! Events: named windows of a match night (`events/*.yaml`). An event names the steered names
 //! involved, optionally changes share and TTL settings per zone while it lasts (slew, dwell,
 //! warm share, max share, fast TTL; scores stay as configured), and may freeze changes: inside
-//! the window a reload that would change an answer for one of its names waits (the old
-//! generation keeps serving) until it is forced or the window ends.
+//! the window a reload that would change an answer for one of its names, or the freezing event
+//! itself, waits (the old generation keeps serving) until it is forced or the window ends.
 //!
 //! Loaded with the zones as one transaction (`load_dir` checks every file against the zones it
 //! will serve with, every problem located); the windows are attached to the zones' health
