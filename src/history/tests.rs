@@ -333,6 +333,47 @@ fn a_full_queue_drops_and_counts_without_blocking_the_sender() {
     w.stop();
 }
 
+/// A storage whose first write kills the writer thread.
+struct Dies;
+
+impl Storage for Dies {
+    fn write(&mut self, _rows: &[Row]) -> Result<i64, StorageError> {
+        panic!("storage died");
+    }
+    fn checkpoint(&mut self, _truncate: bool) -> Result<(), StorageError> {
+        Ok(())
+    }
+    fn maintain(&mut self, _now: Millis, _settings: &HistorySettings) -> Result<store::Maintenance, StorageError> {
+        Ok(store::Maintenance::default())
+    }
+    fn size_bytes(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn records_sent_after_the_writer_thread_died_are_counted_and_history_is_degraded() {
+    let w = HistoryWriter::start(Box::new(Dies), HistorySettings::default(), None);
+    let h = w.handle();
+    assert!(h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0)])));
+    // The thread dies on that write; from then on nothing can be queued.
+    let mut refused = false;
+    for _ in 0..400 {
+        if !h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0), observation("fastly", "country:KR", T0, 80.0, 0)])) {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(refused, "the writer thread never went away");
+    assert!(h.stats().degraded());
+    assert_eq!(h.stats().dropped_write_failed(), 2, "the two rows refused are counted");
+    let mut text = String::new();
+    h.stats().render(&mut text);
+    assert!(text.contains("cdnsteer_history_degraded 1"), "{text}");
+    w.stop();
+}
+
 #[test]
 fn retention_deletes_and_old_rows_are_downsampled_per_minute() {
     let dir = tempfile::tempdir().expect("tmp");
