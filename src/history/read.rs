@@ -486,11 +486,11 @@ impl HistoryReader {
         if limit == 0 {
             return Ok(out);
         }
-        self.scan("event", "kind, name, region, generation, who, text, data", "", window, &[], |r| {
-            let code: i64 = r.get(2).map_err(self.err())?;
-            if kinds.is_empty() || kinds.iter().any(|k| k.code() == code) {
-                out.push(self.event_of(r)?);
-            }
+        // The kinds as SQL (their codes are compile-time integers): SQLite skips the other
+        // rows rather than handing each one over to be dropped here.
+        let cond = if kinds.is_empty() { String::new() } else { format!("AND kind IN ({})", kinds.iter().map(|k| k.code().to_string()).collect::<Vec<_>>().join(", ")) };
+        self.scan("event", "kind, name, region, generation, who, text, data", &cond, window, &[], |r| {
+            out.push(self.event_of(r)?);
             Ok(out.len() < limit)
         })?;
         Ok(out)

@@ -526,6 +526,36 @@ fn long_reads_come_in_chunks_and_miss_nothing() {
 }
 
 #[test]
+fn events_of_some_kinds_are_found_among_many_others() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    // Decisions fill several chunks; a reload and a freeze step every 1000 of them.
+    let n = read::CHUNK as u64 * 3;
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            let kind = match i % 1000 {
+                500 => EventKind::Reload,
+                999 => EventKind::Freeze,
+                _ => EventKind::Decision,
+            };
+            Row::Event(store::EventRow { at: T0 + i, kind, name: None, region: None, generation: None, who: None, text: format!("{i}"), data: None })
+        })
+        .collect();
+    s.write(&rows).expect("write");
+    let r = HistoryReader::open(&path).expect("reader");
+    let window = Window { from: T0, to: T0 + n };
+    let got = r.events(window, &[EventKind::Reload, EventKind::Freeze], usize::MAX).expect("events");
+    assert_eq!(got.len() as u64, 2 * n / 1000);
+    assert!(got.iter().all(|e| matches!(e.kind, EventKind::Reload | EventKind::Freeze)));
+    assert_eq!(got[0].text, "500");
+    assert!(got.windows(2).all(|w| w[0].at < w[1].at));
+    let first = r.events(window, &[EventKind::Freeze], 3).expect("limited");
+    assert_eq!(first.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), vec!["999", "1999", "2999"]);
+    assert_eq!(r.events(window, &[], usize::MAX).expect("all").len() as u64, n);
+}
+
+#[test]
 fn after_reads_every_table_from_one_snapshot() {
     let dir = tempfile::tempdir().expect("tmp");
     let path = db(dir.path());
