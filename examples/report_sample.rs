@@ -474,6 +474,7 @@ fn simulate(root: &Path, mut rec: Option<&mut Recorder>) -> ReportInput {
             })
             .collect(),
         events: out_events,
+        events_cut: None,
     };
     input.events.sort_by_key(|e| e.at);
     input.clip(report_from, end);

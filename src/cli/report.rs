@@ -103,11 +103,13 @@ pub fn run(args: &ReportArgs, now: Millis) -> Result<Output, CliError> {
         }
         None => None,
     };
-    let zones = if args.zones.exists() { Some(crate::zone::load_dir(&args.zones).map_err(|e| load(e.to_string()))?) } else { None };
+    let mut zones = if args.zones.exists() { Some(crate::zone::load_dir(&args.zones).map_err(|e| load(e.to_string()))?) } else { None };
     let event = match &args.event {
         Some(name) => {
-            let zones = zones.as_ref().ok_or_else(|| load(format!("{}: no zone directory to check the events against", args.zones.display())))?;
+            let zones = zones.as_mut().ok_or_else(|| load(format!("{}: no zone directory to check the events against", args.zones.display())))?;
             let set = crate::event::load_dir(&args.events, zones).map_err(|e| load(e.to_string()))?;
+            // The zones as served: the events' share settings apply inside their windows.
+            set.attach(zones);
             let known: Vec<&str> = set.events.iter().map(|e| e.name.as_str()).collect();
             Some(set.get(name).cloned().ok_or_else(|| usage(format!("no event `{name}` in {}; known: {}", args.events.display(), if known.is_empty() { "none".to_string() } else { known.join(", ") })))?)
         }

@@ -242,9 +242,10 @@ impl Control {
         let now = self.clock.now();
         let (generation, report) = {
             let mut st = self.state.lock().await;
-            // A freeze in force holds any change to an answer of its names, GeoIP included.
+            // A freeze in force holds any change to an answer of its names, GeoIP and the
+            // events themselves included.
             let current = Arc::clone(&st.publisher.current().zones);
-            if let Some(frozen) = st.events.blocks(&current, &zones, geo.is_some(), now) {
+            if let Some(frozen) = st.events.blocks(&events, &current, &zones, geo.is_some(), now) {
                 let since = st.pending.as_ref().map_or(now, |p| p.since);
                 let pending = Pending { event: frozen.event, names: frozen.names, until: frozen.until, since, who: who.to_string() };
                 if force.is_none() {
@@ -300,9 +301,26 @@ impl Control {
         }
         tracing::info!("change freeze ended: applying the pending change");
         let pending = self.state.lock().await.pending.clone();
-        if self.reload_logged("freeze-end", None).await.is_ok() {
-            if let Some(p) = pending {
-                self.record_freeze(&p, FreezePhase::Applied, "freeze-end", "window ended", self.clock.now());
+        match self.reload_logged("freeze-end", None).await {
+            Ok(_) => {
+                if let Some(p) = pending {
+                    self.record_freeze(&p, FreezePhase::Applied, "freeze-end", "window ended", self.clock.now());
+                }
+            }
+            // Another freeze holds it now: it waits again, until that one ends.
+            Err((_, ReloadError::Frozen(_))) => {}
+            // The held change no longer loads. Retrying every tick would re-read the files,
+            // log and record a failed reload each second; drop it instead (the failure is
+            // recorded once) and let the next edit or reload try again.
+            Err((_, e)) => {
+                let mut st = self.state.lock().await;
+                if st.pending.as_ref().is_some_and(|p| p.until <= now) {
+                    st.pending = None;
+                    drop(st);
+                    metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(0.0);
+                    let event = pending.map(|p| p.event).unwrap_or_default();
+                    tracing::warn!(event = %event, error = %e, "the change held by the freeze no longer loads and was dropped; the previous configuration keeps serving: fix the files and reload");
+                }
             }
         }
     }

@@ -26,6 +26,8 @@ pub(super) struct HistoryFeed {
     handle: HistoryHandle,
     writer: std::sync::Mutex<Option<HistoryWriter>>,
     answers_interval_ms: u64,
+    /// The database, when the writer opened it at start (not while it is still retrying).
+    database: Option<std::path::PathBuf>,
 }
 
 impl HistoryFeed {
@@ -35,10 +37,10 @@ impl HistoryFeed {
     pub(super) async fn open(config: &Config, storage: Option<Box<dyn Storage>>) -> Result<HistoryFeed, HistoryError> {
         let settings = config.history.clone();
         let answers_interval_ms = settings.answers_interval_ms;
-        let feed = |handle, writer| HistoryFeed { handle, writer: std::sync::Mutex::new(writer), answers_interval_ms };
+        let feed = |handle, writer, database| HistoryFeed { handle, writer: std::sync::Mutex::new(writer), answers_interval_ms, database };
         if !settings.enabled {
             tracing::info!("history is off (history.enabled: false)");
-            return Ok(feed(HistoryHandle::disabled(), None));
+            return Ok(feed(HistoryHandle::disabled(), None, None));
         }
         let path = config.state_dir.join(crate::history::DB_FILE);
         let opened = match storage {
@@ -54,17 +56,24 @@ impl HistoryFeed {
         match opened {
             Ok(writer) => {
                 tracing::info!(path = %path.display(), "history database open");
-                Ok(feed(writer.handle(), Some(writer)))
+                Ok(feed(writer.handle(), Some(writer), Some(path)))
             }
             Err(e @ HistoryError::NewerSchema { .. }) => Err(e),
             Err(e) => {
                 // Serve anyway; the writer opens the file when it can (a full disk freed, a
                 // directory made writable), counting what it could not keep meanwhile.
                 tracing::error!(error = %e, "history degraded: the history database cannot be opened; serving DNS without it and retrying");
-                let writer = HistoryWriter::start(Box::new(Deferred::new(&path)), config.history.clone(), Some(path.clone()));
-                Ok(feed(writer.handle(), Some(writer)))
+                let writer = HistoryWriter::start(Box::new(Deferred::new(&path)), config.history.clone(), Some(path));
+                Ok(feed(writer.handle(), Some(writer), None))
             }
         }
+    }
+
+    /// The database the writer opened at start. `None` when history is off, or when the
+    /// database could not be opened then (the writer keeps retrying, but readers such as the
+    /// dashboard must not depend on it: they use what this process keeps in memory).
+    pub(super) fn database(&self) -> Option<&std::path::Path> {
+        self.database.as_deref()
     }
 
     /// The senders' handle (admin API: QoE and annotations).

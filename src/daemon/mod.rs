@@ -243,9 +243,9 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     }
     if let Some(listener) = admin_listener {
         let ops: Arc<dyn Operations> = control.clone();
-        // The dashboard reads the history when there is one (ids that survive restarts),
-        // else what this process records in memory.
-        let dashboard = match control.history.handle().path() {
+        // The dashboard reads the history when its database is open (ids that survive
+        // restarts), else what this process records in memory.
+        let dashboard = match control.history.database() {
             Some(path) => admin::dashboard::Dashboard::over_history(path.to_path_buf(), control.config.history.answers_interval_ms),
             None => admin::dashboard::Dashboard::in_memory(now),
         };

@@ -1,8 +1,8 @@
 //! Events: named windows of a match night (`events/*.yaml`). An event names the steered names
 //! involved, optionally changes share and TTL settings per zone while it lasts (slew, dwell,
 //! warm share, max share, fast TTL; scores stay as configured), and may freeze changes: inside
-//! the window a reload that would change an answer for one of its names waits (the old
-//! generation keeps serving) until it is forced or the window ends.
+//! the window a reload that would change an answer for one of its names, or the freezing event
+//! itself, waits (the old generation keeps serving) until it is forced or the window ends.
 //!
 //! Loaded with the zones as one transaction (`load_dir` checks every file against the zones it
 //! will serve with, every problem located); the windows are attached to the zones' health
@@ -49,6 +49,12 @@ impl Event {
     pub fn active(&self, now: Millis) -> bool {
         self.start <= now && now < self.end
     }
+
+    /// `other` freezes the same names over the same window with the same policies (the
+    /// customer, the written UTC offset and the file may differ: they change no answer).
+    fn same_freeze(&self, other: &Event) -> bool {
+        (self.start, self.end, self.freeze, &self.names, &self.policies) == (other.start, other.end, other.freeze, &other.names, &other.policies)
+    }
 }
 
 /// Every event of the events directory.
@@ -85,17 +91,20 @@ impl EventSet {
         self.events.iter().flat_map(|e| [e.start, e.end]).filter(|t| *t > now).min()
     }
 
-    /// Would replacing `old` by `new` (and the GeoIP database, when `geo_changed`) change an
-    /// answer for a name frozen at `now`? A steered name's answers depend on its own
-    /// definition (TTL, CDNs, regions and their networks), its zone's health policy, and the
-    /// GeoIP database; static records are not steered and never frozen.
-    pub fn blocks(&self, old: &ZoneSet, new: &ZoneSet, geo_changed: bool, now: Millis) -> Option<Frozen> {
+    /// Would replacing `old` by `new` (zones with their events attached), `self` by
+    /// `new_events` and the GeoIP database (when `geo_changed`) change an answer for a name
+    /// frozen at `now`, or the freeze itself? A steered name's answers depend on its own
+    /// definition (TTL, CDNs, regions and their networks), its zone's health policy as patched
+    /// by the event windows in force until the freeze ends, and the GeoIP database; static
+    /// records are not steered and never frozen. A live freezing event may not be changed
+    /// (freeze flag, window, names, policies) or deleted either: that would lift or move the
+    /// freeze without the force and the audit line a frozen change needs.
+    pub fn blocks(&self, new_events: &EventSet, old: &ZoneSet, new: &ZoneSet, geo_changed: bool, now: Millis) -> Option<Frozen> {
         for event in self.active(now).filter(|e| e.freeze) {
+            let event_changed = new_events.get(&event.name).is_none_or(|n| !event.same_freeze(n));
             let mut changed = Vec::new();
             for name in &event.names {
-                let before = steered_with_policy(old, name);
-                let after = steered_with_policy(new, name);
-                if geo_changed || before != after {
+                if event_changed || geo_changed || answers_differ(old, new, name, now, event.end) {
                     changed.push(name.clone());
                 }
             }
@@ -122,14 +131,33 @@ impl EventSet {
     }
 }
 
-/// A steered name's definition and its zone's health policy without the event windows (the
-/// inputs its answers depend on, apart from GeoIP and health data).
-fn steered_with_policy(zones: &ZoneSet, name: &str) -> Option<(crate::zone::model::SteeredName, crate::zone::health::HealthPolicy)> {
-    let zone = zones.zones.iter().find(|z| z.steered.iter().any(|s| s.name.as_str() == name))?;
-    let steered = zone.steered.iter().find(|s| s.name.as_str() == name)?.clone();
-    let mut policy = zone.health.clone();
-    policy.windows.clear();
-    Some((steered, policy))
+/// Would `name` be answered differently under `new` than under `old` at any time from `now`
+/// to `until`: its definition, or its zone's policy in force at `now` or at any event window's
+/// start or end before `until` (scores and TTLs follow the patched policy, not the base one).
+fn answers_differ(old: &ZoneSet, new: &ZoneSet, name: &str, now: Millis, until: Millis) -> bool {
+    let (before, after) = (steered(old, name), steered(new, name));
+    let (Some((old_zone, old_name)), Some((new_zone, new_name))) = (before, after) else {
+        return before.is_some() != after.is_some();
+    };
+    if old_name != new_name {
+        return true;
+    }
+    let (old_policy, new_policy) = (&old_zone.health, &new_zone.health);
+    let boundaries = old_policy.windows.iter().chain(&new_policy.windows).flat_map(|w| [w.start, w.end]).filter(|t| *t > now && *t < until);
+    std::iter::once(now).chain(boundaries).any(|t| in_force(old_policy, t) != in_force(new_policy, t))
+}
+
+/// The zone of steered name `name` and its definition.
+fn steered<'a>(zones: &'a ZoneSet, name: &str) -> Option<(&'a crate::zone::model::Zone, &'a crate::zone::model::SteeredName)> {
+    zones.zones.iter().find_map(|z| z.steered.iter().find(|s| s.name.as_str() == name).map(|s| (z, s)))
+}
+
+/// The policy in force at `at`, patched by the window covering it, without the windows
+/// themselves (those are compared through what they patch).
+fn in_force(policy: &crate::zone::health::HealthPolicy, at: Millis) -> crate::zone::health::HealthPolicy {
+    let mut p = policy.at(at).into_owned();
+    p.windows.clear();
+    p
 }
 
 /// Load every `*.yaml` / `*.yml` event file of `dir` against the zones they will serve with.

@@ -86,19 +86,72 @@ fn a_freeze_holds_changes_to_its_names_only_inside_its_window() {
     let inside = START + 3_600_000;
     // A static record edit and a change to another steered name are not frozen.
     let other = zones(&ZONE.replace("value: 192.0.2.1", "value: 192.0.2.2").replace("      default: {a: 1}\n", "      default: {a: 2}\n"));
-    assert_eq!(set.blocks(&old, &other, false, inside), None);
+    assert_eq!(set.blocks(&set, &old, &other, false, inside), None);
     // A weight of a frozen name is.
     let weights = zones(&ZONE.replace("KR: {a: 1, b: 1}", "KR: {a: 3, b: 1}"));
-    let frozen = set.blocks(&old, &weights, false, inside).expect("frozen");
+    let frozen = set.blocks(&set, &old, &weights, false, inside).expect("frozen");
     assert_eq!((frozen.event.as_str(), frozen.names.clone(), frozen.until), ("final", vec!["live.example.test.".to_string()], START + 3 * 3_600_000));
     // So is its zone's health policy, and any GeoIP change.
     let policy = zones(&ZONE.replace("fast_ttl_secs: 5", "fast_ttl_secs: 7"));
-    assert!(set.blocks(&old, &policy, false, inside).is_some());
-    assert!(set.blocks(&old, &other, true, inside).is_some());
+    assert!(set.blocks(&set, &old, &policy, false, inside).is_some());
+    assert!(set.blocks(&set, &old, &other, true, inside).is_some());
     // Outside the window, nothing is frozen.
-    assert_eq!(set.blocks(&old, &weights, true, START - 1), None);
-    assert_eq!(set.blocks(&old, &weights, true, START + 3 * 3_600_000), None);
+    assert_eq!(set.blocks(&set, &old, &weights, true, START - 1), None);
+    assert_eq!(set.blocks(&set, &old, &weights, true, START + 3 * 3_600_000), None);
     let unfrozen = events(&EVENT.replace("freeze: true", "freeze: false")).expect("event");
-    assert_eq!(unfrozen.blocks(&old, &weights, true, inside), None);
+    assert_eq!(unfrozen.blocks(&unfrozen, &old, &weights, true, inside), None);
     assert_eq!(frozen_names(&set, inside).len(), 1);
+}
+
+/// The zones of `zone` with `set`'s windows attached (as the daemon serves them).
+fn attached(zone: &str, set: &EventSet) -> ZoneSet {
+    let mut z = zones(zone);
+    set.attach(&mut z);
+    z
+}
+
+#[test]
+fn editing_a_live_freezing_event_is_a_frozen_change() {
+    let set = events(EVENT).expect("event");
+    let old = attached(ZONE, &set);
+    let inside = START + 3_600_000;
+    let edit = |text: &str| -> Option<Frozen> {
+        let next = if text.is_empty() { EventSet::default() } else { events(text).expect("event") };
+        set.blocks(&next, &old, &attached(ZONE, &next), false, inside)
+    };
+    // The same file read again, or only its customer changed: nothing changes.
+    assert_eq!(edit(EVENT), None);
+    assert_eq!(edit(&EVENT.replace("customer: Example Broadcasting", "customer: Other")), None);
+    // Its patched policy changes the frozen name's shares and TTLs.
+    let frozen = edit(&EVENT.replace("max_share: 0.6", "max_share: 0.7")).expect("policy edit is frozen");
+    assert_eq!((frozen.event.as_str(), frozen.names.clone()), ("final", vec!["live.example.test.".to_string()]));
+    assert!(edit(&EVENT.replace("fast_ttl_secs: 3", "fast_ttl_secs: 9")).is_some());
+    // Lifting, shortening or moving the freeze, or deleting the event, is frozen too.
+    assert!(edit(&EVENT.replace("freeze: true", "freeze: false")).is_some());
+    assert!(edit(&EVENT.replace("end: 2026-12-01T22:00:00+09:00", "end: 2026-12-01T20:00:00+09:00")).is_some());
+    assert!(edit(&EVENT.replace("start: 2026-12-01T19:00:00+09:00", "start: 2026-12-01T18:00:00+09:00")).is_some());
+    assert!(edit(&EVENT.replace("names: [live.example.test]", "names: [live.example.test, vod.example.test]")).is_some());
+    assert!(edit("").is_some(), "deleting the event");
+    // Before its window the event may be edited freely.
+    assert_eq!(set.blocks(&EventSet::default(), &old, &zones(ZONE), false, START - 1), None);
+}
+
+#[test]
+fn another_event_patching_a_frozen_name_during_the_freeze_is_frozen() {
+    // The freezing event has no policy of its own; another one patches the zone.
+    let freeze_only = EVENT.replace("policy:\n  example.test: {max_change_per_tick: 0.1, min_dwell_secs: 30, fast_ttl_secs: 3, max_share: 0.6}\n", "");
+    let set = events(&freeze_only).expect("event");
+    let old = attached(ZONE, &set);
+    let inside = START + 3_600_000;
+    let other = |start: &str| format!("version: 1\nevent: half-time\nstart: {start}\nend: 2026-12-01T23:00:00+09:00\nnames: [vod.example.test]\npolicy:\n  example.test: {{fast_ttl_secs: 2}}\n");
+    let with = |other: &str| -> EventSet {
+        load_texts(&[(PathBuf::from("final.yaml"), freeze_only.clone()), (PathBuf::from("half.yaml"), other.to_string())], &zones(ZONE), Diagnostics::new()).expect("events")
+    };
+    let blocks = |next: &EventSet| set.blocks(next, &old, &attached(ZONE, next), false, inside);
+    // Starting when the freeze ends, it changes nothing frozen.
+    assert_eq!(blocks(&with(&other("2026-12-01T22:00:00+09:00"))), None);
+    // Starting later inside the freeze, or already in force, it changes the frozen name's TTL.
+    let frozen = blocks(&with(&other("2026-12-01T21:00:00+09:00"))).expect("patch inside the freeze");
+    assert_eq!(frozen.names, vec!["live.example.test.".to_string()]);
+    assert!(blocks(&with(&other("2026-12-01T19:30:00+09:00"))).is_some());
 }

@@ -486,11 +486,11 @@ impl HistoryReader {
         if limit == 0 {
             return Ok(out);
         }
-        self.scan("event", "kind, name, region, generation, who, text, data", "", window, &[], |r| {
-            let code: i64 = r.get(2).map_err(self.err())?;
-            if kinds.is_empty() || kinds.iter().any(|k| k.code() == code) {
-                out.push(self.event_of(r)?);
-            }
+        // The kinds as SQL (their codes are compile-time integers): SQLite skips the other
+        // rows rather than handing each one over to be dropped here.
+        let cond = if kinds.is_empty() { String::new() } else { format!("AND kind IN ({})", kinds.iter().map(|k| k.code().to_string()).collect::<Vec<_>>().join(", ")) };
+        self.scan("event", "kind, name, region, generation, who, text, data", &cond, window, &[], |r| {
+            out.push(self.event_of(r)?);
             Ok(out.len() < limit)
         })?;
         Ok(out)
@@ -510,70 +510,98 @@ impl HistoryReader {
     /// Every row of every table with an id above `after`, in id order, at most `limit` (and
     /// [`MAX_AFTER`]): the live stream's source, resumable by id across restarts.
     pub fn after(&self, after: i64, limit: usize) -> Result<Vec<HistoryItem>, HistoryError> {
-        let limit = limit.min(MAX_AFTER) as i64;
+        self.after_with(after, limit, || {})
+    }
+
+    /// [`HistoryReader::after`], calling `between` after each table is read (tests commit
+    /// rows there to show that the tables are read from one snapshot).
+    pub(super) fn after_with(&self, after: i64, limit: usize, mut between: impl FnMut()) -> Result<Vec<HistoryItem>, HistoryError> {
+        let limit = limit.min(MAX_AFTER);
+        // One read transaction: every table is read from the same snapshot. Read one by one,
+        // a batch committed between two reads could show its later ids (say an event) without
+        // its earlier ones (its shares), and the follower, moving past the highest id, would
+        // never see those.
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
         let mut out: Vec<HistoryItem> = Vec::new();
-        {
-            let mut stmt = self.conn.prepare_cached("SELECT id, at, name, region, cdn, share_ppm, score_tenths, state, keyframe FROM share WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(self.err())?;
-            let mut rows = stmt.query(params![after, limit]).map_err(self.err())?;
-            while let Some(r) = rows.next().map_err(self.err())? {
-                let e = self.err();
-                out.push(HistoryItem::Share {
-                    name: self.text(r.get(2).map_err(&e)?)?.to_string(),
-                    region: self.text(r.get(3).map_err(&e)?)?.to_string(),
-                    cdn: self.text(r.get(4).map_err(&e)?)?.to_string(),
-                    point: SharePoint {
-                        id: r.get(0).map_err(&e)?,
-                        at: at_of(r.get(1).map_err(&e)?),
-                        share: r.get::<_, i64>(5).map_err(&e)? as f64 / 1e6,
-                        score: scaled(r.get(6).map_err(&e)?, 10.0),
-                        state: state_of(r.get(7).map_err(&e)?).unwrap_or(CandidateState::Cold),
-                        keyframe: r.get(8).map_err(&e)?,
-                    },
-                });
-            }
-        }
-        {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT id, at, zone, cdn, region, vantage, samples, requests, errors, cache_hits, ttfb_us, ttfb_hi_us, throughput_kbps, failure FROM signal WHERE id > ?1 ORDER BY id LIMIT ?2")
-                .map_err(self.err())?;
-            let mut rows = stmt.query(params![after, limit]).map_err(self.err())?;
-            while let Some(r) = rows.next().map_err(self.err())? {
-                out.push(HistoryItem::Signal(self.signal_record(r)?));
-            }
-        }
-        {
-            let mut stmt = self.conn.prepare_cached("SELECT id, at, span_ms, name, region, cdn, answers FROM answers WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(self.err())?;
-            let mut rows = stmt.query(params![after, limit]).map_err(self.err())?;
-            while let Some(r) = rows.next().map_err(self.err())? {
-                let e = self.err();
-                out.push(HistoryItem::Answers(AnswerRecord {
+        self.shares_after(after, limit, &mut out)?;
+        between();
+        self.signals_after(after, limit, &mut out)?;
+        between();
+        self.answers_after(after, limit, &mut out)?;
+        between();
+        self.qoe_after(after, limit, &mut out)?;
+        between();
+        out.extend(self.events_after(after, limit)?.into_iter().map(HistoryItem::Event));
+        tx.finish().map_err(self.err())?;
+        out.sort_by_key(HistoryItem::id);
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    fn shares_after(&self, after: i64, limit: usize, out: &mut Vec<HistoryItem>) -> Result<(), HistoryError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, at, name, region, cdn, share_ppm, score_tenths, state, keyframe FROM share WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(self.err())?;
+        let mut rows = stmt.query(params![after, limit as i64]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let e = self.err();
+            out.push(HistoryItem::Share {
+                name: self.text(r.get(2).map_err(&e)?)?.to_string(),
+                region: self.text(r.get(3).map_err(&e)?)?.to_string(),
+                cdn: self.text(r.get(4).map_err(&e)?)?.to_string(),
+                point: SharePoint {
                     id: r.get(0).map_err(&e)?,
                     at: at_of(r.get(1).map_err(&e)?),
-                    span_ms: to_u64(r.get(2).map_err(&e)?),
-                    name: self.text(r.get(3).map_err(&e)?)?.to_string(),
-                    region: self.text(r.get(4).map_err(&e)?)?.to_string(),
-                    cdn: self.text(r.get(5).map_err(&e)?)?.to_string(),
-                    answers: to_u64(r.get(6).map_err(&e)?),
-                }));
-            }
+                    share: r.get::<_, i64>(5).map_err(&e)? as f64 / 1e6,
+                    score: scaled(r.get(6).map_err(&e)?, 10.0),
+                    state: state_of(r.get(7).map_err(&e)?).unwrap_or(CandidateState::Cold),
+                    keyframe: r.get(8).map_err(&e)?,
+                },
+            });
         }
-        {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT id, at, cdn, region, source, samples, window_secs, viewers, startup_p50_ms, startup_p95_ms, rebuffer_ppm, playback_failures, exits_before_start, ttfb_p50_us, ttfb_p95_us, ttfb_p99_us, requests, errors, delivered_mbps FROM qoe WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )
-                .map_err(self.err())?;
-            let mut rows = stmt.query(params![after, limit]).map_err(self.err())?;
-            while let Some(r) = rows.next().map_err(self.err())? {
-                out.push(HistoryItem::Qoe(self.qoe_record(r)?));
-            }
+        Ok(())
+    }
+
+    fn signals_after(&self, after: i64, limit: usize, out: &mut Vec<HistoryItem>) -> Result<(), HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, at, zone, cdn, region, vantage, samples, requests, errors, cache_hits, ttfb_us, ttfb_hi_us, throughput_kbps, failure FROM signal WHERE id > ?1 ORDER BY id LIMIT ?2")
+            .map_err(self.err())?;
+        let mut rows = stmt.query(params![after, limit as i64]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            out.push(HistoryItem::Signal(self.signal_record(r)?));
         }
-        out.extend(self.events_after(after, limit as usize)?.into_iter().map(HistoryItem::Event));
-        out.sort_by_key(HistoryItem::id);
-        out.truncate(limit as usize);
-        Ok(out)
+        Ok(())
+    }
+
+    fn answers_after(&self, after: i64, limit: usize, out: &mut Vec<HistoryItem>) -> Result<(), HistoryError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, at, span_ms, name, region, cdn, answers FROM answers WHERE id > ?1 ORDER BY id LIMIT ?2").map_err(self.err())?;
+        let mut rows = stmt.query(params![after, limit as i64]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            let e = self.err();
+            out.push(HistoryItem::Answers(AnswerRecord {
+                id: r.get(0).map_err(&e)?,
+                at: at_of(r.get(1).map_err(&e)?),
+                span_ms: to_u64(r.get(2).map_err(&e)?),
+                name: self.text(r.get(3).map_err(&e)?)?.to_string(),
+                region: self.text(r.get(4).map_err(&e)?)?.to_string(),
+                cdn: self.text(r.get(5).map_err(&e)?)?.to_string(),
+                answers: to_u64(r.get(6).map_err(&e)?),
+            }));
+        }
+        Ok(())
+    }
+
+    fn qoe_after(&self, after: i64, limit: usize, out: &mut Vec<HistoryItem>) -> Result<(), HistoryError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, at, cdn, region, source, samples, window_secs, viewers, startup_p50_ms, startup_p95_ms, rebuffer_ppm, playback_failures, exits_before_start, ttfb_p50_us, ttfb_p95_us, ttfb_p99_us, requests, errors, delivered_mbps FROM qoe WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let mut rows = stmt.query(params![after, limit as i64]).map_err(self.err())?;
+        while let Some(r) = rows.next().map_err(self.err())? {
+            out.push(HistoryItem::Qoe(self.qoe_record(r)?));
+        }
+        Ok(())
     }
 
     fn signal_record(&self, r: &rusqlite::Row<'_>) -> Result<SignalRecord, HistoryError> {

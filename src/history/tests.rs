@@ -333,6 +333,47 @@ fn a_full_queue_drops_and_counts_without_blocking_the_sender() {
     w.stop();
 }
 
+/// A storage whose first write kills the writer thread.
+struct Dies;
+
+impl Storage for Dies {
+    fn write(&mut self, _rows: &[Row]) -> Result<i64, StorageError> {
+        panic!("storage died");
+    }
+    fn checkpoint(&mut self, _truncate: bool) -> Result<(), StorageError> {
+        Ok(())
+    }
+    fn maintain(&mut self, _now: Millis, _settings: &HistorySettings) -> Result<store::Maintenance, StorageError> {
+        Ok(store::Maintenance::default())
+    }
+    fn size_bytes(&self) -> u64 {
+        0
+    }
+}
+
+#[test]
+fn records_sent_after_the_writer_thread_died_are_counted_and_history_is_degraded() {
+    let w = HistoryWriter::start(Box::new(Dies), HistorySettings::default(), None);
+    let h = w.handle();
+    assert!(h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0)])));
+    // The thread dies on that write; from then on nothing can be queued.
+    let mut refused = false;
+    for _ in 0..400 {
+        if !h.send(Record::Observations(vec![observation("akamai", "country:KR", T0, 80.0, 0), observation("fastly", "country:KR", T0, 80.0, 0)])) {
+            refused = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(refused, "the writer thread never went away");
+    assert!(h.stats().degraded());
+    assert_eq!(h.stats().dropped_write_failed(), 2, "the two rows refused are counted");
+    let mut text = String::new();
+    h.stats().render(&mut text);
+    assert!(text.contains("cdnsteer_history_degraded 1"), "{text}");
+    w.stop();
+}
+
 #[test]
 fn retention_deletes_and_old_rows_are_downsampled_per_minute() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -482,6 +523,63 @@ fn long_reads_come_in_chunks_and_miss_nothing() {
         last = end;
     }
     assert_eq!(seen, 2 * n);
+}
+
+#[test]
+fn events_of_some_kinds_are_found_among_many_others() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    // Decisions fill several chunks; a reload and a freeze step every 1000 of them.
+    let n = read::CHUNK as u64 * 3;
+    let rows: Vec<Row> = (0..n)
+        .map(|i| {
+            let kind = match i % 1000 {
+                500 => EventKind::Reload,
+                999 => EventKind::Freeze,
+                _ => EventKind::Decision,
+            };
+            Row::Event(store::EventRow { at: T0 + i, kind, name: None, region: None, generation: None, who: None, text: format!("{i}"), data: None })
+        })
+        .collect();
+    s.write(&rows).expect("write");
+    let r = HistoryReader::open(&path).expect("reader");
+    let window = Window { from: T0, to: T0 + n };
+    let got = r.events(window, &[EventKind::Reload, EventKind::Freeze], usize::MAX).expect("events");
+    assert_eq!(got.len() as u64, 2 * n / 1000);
+    assert!(got.iter().all(|e| matches!(e.kind, EventKind::Reload | EventKind::Freeze)));
+    assert_eq!(got[0].text, "500");
+    assert!(got.windows(2).all(|w| w[0].at < w[1].at));
+    let first = r.events(window, &[EventKind::Freeze], 3).expect("limited");
+    assert_eq!(first.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), vec!["999", "1999", "2999"]);
+    assert_eq!(r.events(window, &[], usize::MAX).expect("all").len() as u64, n);
+}
+
+#[test]
+fn after_reads_every_table_from_one_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = db(dir.path());
+    let mut s = SqliteStorage::open(&path).expect("open");
+    s.write(&[share_row(T0, 0.5)]).expect("write");
+    let r = HistoryReader::open(&path).expect("reader");
+    let note = |text: &str| Row::Event(store::EventRow { at: T0 + 1, kind: EventKind::Annotation, name: None, region: None, generation: None, who: None, text: text.into(), data: None });
+    // A batch (shares, then an event) committed while `after` is between two tables: it must
+    // show wholly or not at all, never its event without its shares.
+    let mut committed = false;
+    let page = r
+        .after_with(0, 100, || {
+            if !committed {
+                s.write(&[share_row(T0 + 1, 0.6), share_row(T0 + 1, 0.7), note("batch")]).expect("write");
+                committed = true;
+            }
+        })
+        .expect("after");
+    assert!(committed);
+    let ids: Vec<i64> = page.iter().map(HistoryItem::id).collect();
+    assert_eq!(ids, vec![1], "one snapshot: the batch is not half in");
+    // The next call sees the whole batch.
+    let ids: Vec<i64> = r.after(1, 100).expect("after").iter().map(HistoryItem::id).collect();
+    assert_eq!(ids, vec![2, 3, 4]);
 }
 
 #[test]

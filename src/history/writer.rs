@@ -73,7 +73,8 @@ impl HistoryStats {
         self.dropped_queue.load(Ordering::Relaxed)
     }
 
-    /// Rows dropped because writes kept failing (the backlog overflowed).
+    /// Rows dropped because writes kept failing (the backlog overflowed) or the writer
+    /// thread had stopped.
     pub fn dropped_write_failed(&self) -> u64 {
         self.dropped_failed.load(Ordering::Relaxed)
     }
@@ -114,6 +115,8 @@ impl HistoryStats {
 struct Inner {
     tx: SyncSender<Msg>,
     path: Option<PathBuf>,
+    /// The writer thread was found gone (said once).
+    gone: AtomicBool,
 }
 
 /// The senders' side: cheap to clone, never blocks. A disabled handle takes nothing.
@@ -144,8 +147,8 @@ impl HistoryHandle {
         &self.stats
     }
 
-    /// Queue a record; never blocks. False when it was dropped (queue full, counted) or
-    /// history is off.
+    /// Queue a record; never blocks. False when it was dropped (queue full, or the writer
+    /// thread gone: counted) or history is off.
     pub fn send(&self, record: Record) -> bool {
         let Some(inner) = &self.inner else { return false };
         let n = record.count();
@@ -155,7 +158,16 @@ impl HistoryHandle {
                 self.stats.dropped_queue.fetch_add(n, Ordering::Relaxed);
                 false
             }
-            Err(TrySendError::Disconnected(_)) => false,
+            Err(TrySendError::Disconnected(_)) => {
+                // Nothing will be written any more (the thread stopped or died): as lost as a
+                // write that failed, and history is degraded for good.
+                self.stats.dropped_failed.fetch_add(n, Ordering::Relaxed);
+                self.stats.degraded.store(true, Ordering::Relaxed);
+                if !inner.gone.swap(true, Ordering::Relaxed) {
+                    tracing::error!("history degraded: the history writer has stopped; records are dropped and counted");
+                }
+                false
+            }
         }
     }
 
@@ -224,7 +236,7 @@ impl HistoryWriter {
         worker.max_pending = max_pending.max(1);
         let thread = std::thread::Builder::new().name("history".to_string()).spawn(move || worker.run(rx));
         match thread {
-            Ok(thread) => HistoryWriter { handle: HistoryHandle { inner: Some(Arc::new(Inner { tx, path })), stats }, thread: Some(thread) },
+            Ok(thread) => HistoryWriter { handle: HistoryHandle { inner: Some(Arc::new(Inner { tx, path, gone: AtomicBool::new(false) })), stats }, thread: Some(thread) },
             Err(e) => {
                 tracing::error!(error = %e, "cannot start the history writer thread; history is off");
                 HistoryWriter { handle: HistoryHandle::disabled(), thread: None }

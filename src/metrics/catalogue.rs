@@ -190,7 +190,7 @@ pub const HISTORY_WRITTEN: Family = family(
 pub const HISTORY_DROPPED: Family = family(
     "cdnsteer_history_dropped_records_total",
     Kind::Counter,
-    "History records that were never written, by reason: queue_full (the writer could not keep up; the control plane never waits for it) or write_failed (writes failed until the in-memory backlog overflowed, or at shutdown).",
+    "History records that were never written, by reason: queue_full (the writer could not keep up; the control plane never waits for it) or write_failed (writes failed until the in-memory backlog overflowed, at shutdown, or after the writer thread stopped).",
 );
 
 /// The families that go through the `metrics` recorder; `init` describes them.

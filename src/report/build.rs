@@ -259,6 +259,13 @@ pub fn build(input: &ReportInput) -> Result<Report, ReportError> {
     if input.zones.is_empty() {
         notes.push("No zone policy was given: SLA targets and thresholds are cdnsteer's defaults.".to_string());
     }
+    if let Some(cut) = &input.events_cut {
+        notes.push(format!(
+            "The window held more than {} events (decisions included), the most a report reads: those from {} on are left out of the timeline, the incidents' actions and the findings. A shorter window reads them all.",
+            cut.limit,
+            rfc3339(cut.at)
+        ));
+    }
     // CDN sections in order of traffic (colours stay in name order).
     let mut cdns = cdns;
     cdns.sort_by(|a, b| b.overall.answers.cmp(&a.overall.answers).then_with(|| a.cdn.cmp(&b.cdn)));
@@ -287,6 +294,7 @@ pub fn build(input: &ReportInput) -> Result<Report, ReportError> {
         policy: input.zones.clone(),
         methods: methods(&cx),
         notes,
+        events_cut: input.events_cut.map(|c| EventsCutOut { limit: c.limit, from: rfc3339(c.at) }),
     })
 }
 

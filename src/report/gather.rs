@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 
 use super::ReportError;
-use super::input::{AnswerBucket, EventKind, EventRecord, QoeBucket, ReportInput, SharePoint, ShareSeries, SignalBucket, Subject, ZonePolicy};
+use super::input::{AnswerBucket, EventKind, EventRecord, EventsCut, QoeBucket, ReportInput, SharePoint, ShareSeries, SignalBucket, Subject, ZonePolicy};
 use crate::history::read::{AnswerGroup, Buckets, Filter, Window};
 use crate::history::{self, HistoryReader};
 use crate::timestamp::{Millis, rfc3339};
 
-/// Most events a report reads (decisions included); past this the report says so.
+/// Most events a report reads (decisions included); past this the report says so
+/// ([`ReportInput::events_cut`]).
 pub const MAX_EVENTS: usize = 200_000;
 
 fn err(e: history::HistoryError) -> ReportError {
@@ -30,6 +31,11 @@ fn kind(k: history::EventKind) -> EventKind {
 
 /// Read everything the report needs for `subject`'s window at `bucket_ms` buckets.
 pub fn from_history(reader: &HistoryReader, subject: Subject, zones: Vec<ZonePolicy>, bucket_ms: Millis, generated_at: Millis) -> Result<ReportInput, ReportError> {
+    read(reader, subject, zones, bucket_ms, generated_at, MAX_EVENTS)
+}
+
+/// [`from_history`] reading at most `max_events` events.
+pub(super) fn read(reader: &HistoryReader, subject: Subject, zones: Vec<ZonePolicy>, bucket_ms: Millis, generated_at: Millis, max_events: usize) -> Result<ReportInput, ReportError> {
     let (from, to) = (subject.from, subject.to);
     if to <= from {
         return Err(ReportError::Window(format!("the window ends ({}) before it starts ({})", rfc3339(to), rfc3339(from))));
@@ -102,16 +108,17 @@ pub fn from_history(reader: &HistoryReader, subject: Subject, zones: Vec<ZonePol
         })
         .collect();
 
+    // One more than the limit tells whether the window held more (then the report says so).
+    let mut read = reader.events(window, &[], max_events.saturating_add(1)).map_err(err)?;
+    let events_cut = if read.len() > max_events { read.drain(max_events..).next().map(|first_left_out| EventsCut { limit: max_events as u64, at: first_left_out.at }) } else { None };
     // Events of other names are left out; those of every name (`*`, none) stay.
-    let events = reader
-        .events(window, &[], MAX_EVENTS)
-        .map_err(err)?
+    let events = read
         .into_iter()
         .filter(|e| e.name.as_deref().is_none_or(|n| n == "*" || wanted(n)))
         .map(|e| EventRecord { at: e.at, kind: kind(e.kind), name: e.name, region: e.region.filter(|r| r != "*"), who: e.who, text: e.text, data: e.data })
         .collect();
 
-    Ok(ReportInput { subject, generated_at, bucket_ms: buckets.step_ms, zones, shares, signals, answers, qoe, events })
+    Ok(ReportInput { subject, generated_at, bucket_ms: buckets.step_ms, zones, shares, signals, answers, qoe, events, events_cut })
 }
 
 /// The time of the annotation whose text is `text` (case-insensitive, surrounding spaces

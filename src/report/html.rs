@@ -222,6 +222,14 @@ fn cover(p: &mut Page<'_>) {
         meta.join(" · "),
         esc(&p.r.summary.headline)
     );
+    if let Some(cut) = &p.r.events_cut {
+        let _ = write!(
+            p.out,
+            r##"<p class="headline" id="events-cut"><span class="pill warning">Incomplete</span> The window held more than {} events, the most a report reads: those from {} on are left out of the timeline, the incidents' actions and the findings (<a href="#methods">notes</a>).</p>"##,
+            cut.limit,
+            esc(&cut.from)
+        );
+    }
 }
 
 fn summary(p: &mut Page<'_>) {

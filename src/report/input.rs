@@ -37,6 +37,19 @@ pub struct ReportInput {
     /// Decisions, reloads, overrides, freezes and annotations in the window, oldest first.
     #[serde(default)]
     pub events: Vec<EventRecord>,
+    /// Set when the window held more events than a report reads: `events` stops short.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_cut: Option<EventsCut>,
+}
+
+/// Events left out of a report because the window held more than it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsCut {
+    /// Most events read (`report::gather::MAX_EVENTS`).
+    pub limit: u64,
+    /// Time of the first event left out, Unix ms: it and every later one are missing.
+    pub at: Millis,
 }
 
 /// The window and who it is for.

@@ -42,6 +42,18 @@ pub struct Report {
     pub methods: Vec<Method>,
     /// What the data did not have (no telemetry, no answers, ...).
     pub notes: Vec<String>,
+    /// Set when the window held more events than a report reads: events from then on are
+    /// missing from the timeline, the incidents' actions and the findings.
+    pub events_cut: Option<EventsCutOut>,
+}
+
+/// Events left out because the window held more than a report reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventsCutOut {
+    /// Most events read.
+    pub limit: u64,
+    /// Time of the first event left out (RFC 3339): it and every later one are missing.
+    pub from: String,
 }
 
 /// What the report covers.

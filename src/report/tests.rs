@@ -20,6 +20,7 @@ fn input(minutes: u64) -> ReportInput {
         answers: vec![],
         qoe: vec![],
         events: vec![],
+        events_cut: None,
     }
 }
 
@@ -117,4 +118,31 @@ fn an_empty_window_is_refused_and_clipping_keeps_the_state_at_the_start() {
     inp.clip(T0 + 5 * MIN, T0 + 10 * MIN);
     assert_eq!(inp.signals.len(), 30);
     assert_eq!(inp.shares[0].points[0].at, T0 + 5 * MIN);
+}
+
+#[test]
+fn events_past_the_limit_are_left_out_and_the_report_says_so() {
+    use crate::history::store::{EventRow, Row, Storage};
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join(crate::history::DB_FILE);
+    let mut s = crate::history::SqliteStorage::open(&path).expect("open");
+    let note = |i: u64| Row::Event(EventRow { at: T0 + i * MIN, kind: crate::history::EventKind::Annotation, name: None, region: None, generation: None, who: Some("noc".into()), text: format!("note {i}"), data: None });
+    s.write(&(0..5).map(note).collect::<Vec<_>>()).expect("write");
+    let reader = crate::history::HistoryReader::open(&path).expect("reader");
+    let base = input(10);
+    let read = |limit| super::gather::read(&reader, base.subject.clone(), base.zones.clone(), 10_000, T0, limit).expect("read");
+    // Exactly the limit: nothing is left out.
+    let all = read(5);
+    assert_eq!((all.events.len(), all.events_cut), (5, None));
+    assert_eq!(build(&all).expect("report").events_cut, None);
+    // One short: the fourth is the last read, the fifth's time is where the cut is.
+    let cut = read(4);
+    assert_eq!((cut.events.len(), cut.events_cut), (4, Some(EventsCut { limit: 4, at: T0 + 4 * MIN })));
+    let r = build(&cut).expect("report");
+    assert_eq!(r.events_cut.as_ref().map(|c| (c.limit, c.from.as_str())), Some((4, crate::timestamp::rfc3339(T0 + 4 * MIN).as_str())));
+    assert!(r.notes.iter().any(|n| n.contains("more than 4 events")), "{:?}", r.notes);
+    let json = super::to_json(&r).expect("json");
+    assert!(json.contains("\"events_cut\""), "in the JSON");
+    let html = super::html::render(&r);
+    assert!(html.contains("id=\"events-cut\"") && html.contains("more than 4 events"), "in the HTML");
 }

@@ -314,6 +314,24 @@ async fn without_history_an_id_from_another_process_resets_the_page() {
     s.running.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_database_that_cannot_be_opened_leaves_the_dashboard_on_memory() {
+    let zones = zones_dir(&zone(&[]));
+    let state = tempfile::tempdir().expect("state");
+    // A directory where the database file should be: the writer cannot open it.
+    std::fs::create_dir(state.path().join(cdnsteer::history::DB_FILE)).expect("in the way");
+    let s = start(zones.path(), state, true).await;
+    let admin = s.running.admin.expect("admin");
+    let mut stream = Stream::open(admin, "name=live.example.com", None).await;
+    let hello = stream.next(Duration::from_secs(5)).await.expect("hello");
+    assert!(hello.data.contains("\"kind\":\"memory\""), "{}", hello.data);
+    let backfill = request(admin, "GET", "/api/v1/dashboard?name=live.example.com&window=5m", &[], Body::Fixed(Vec::new())).await;
+    assert_eq!(backfill.status, 200, "the backfill comes from memory, not a 503");
+    assert_eq!(push(admin, false).await, 202);
+    assert!(stream.until("qoe", Duration::from_secs(5)).await.is_some(), "live rows from memory");
+    s.running.shutdown().await;
+}
+
 /// What the browser test needs, or why it cannot run here.
 fn browser_prerequisites() -> Result<(PathBuf, PathBuf), String> {
     let dir = repo().join("tests/browser");

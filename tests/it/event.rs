@@ -1,7 +1,8 @@
 //! Events on the real server: a change freeze holds a reload that would change a frozen
 //! name's answers (423, the old answers keep serving, status and the metric say so, the audit
 //! says who tried), a forced reload applies it, and when the window ends a held change is
-//! applied by itself. Changes to other names pass.
+//! applied by itself (or dropped once, when it no longer loads). Changes to other names pass;
+//! editing the freezing event itself is a frozen change.
 
 use std::time::{Duration, Instant};
 
@@ -117,5 +118,50 @@ async fn a_held_change_applies_by_itself_when_the_window_ends() {
     let st = status(&url).await;
     assert!(st["events"]["pending"].is_null(), "{st}");
     assert_eq!(st["events"]["events"][0]["phase"].as_str(), Some("over"));
+    s.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_change_that_no_longer_loads_is_dropped_once_when_the_window_ends() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = start(dir.path(), 3).await;
+    let (url, tok) = (admin_url(&s), token(&s));
+    std::fs::write(dir.path().join("zones/example.com.yaml"), zone("b", "a")).expect("edit live");
+    assert_eq!(post(&url, "/api/v1/reload", &tok, json!({})).await.0, 423);
+    // The held change breaks before the window ends.
+    std::fs::write(dir.path().join("zones/example.com.yaml"), zone("b", "a").replace("last_resort: a", "last_resort: nope")).expect("break");
+    let started = Instant::now();
+    while !status(&url).await["events"]["pending"].is_null() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the pending change was never dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Several engine ticks later it has been tried once, not once a tick.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(answer(&s, "live.example.com.").await, "a.cdn.test", "the previous configuration keeps serving");
+    s.running.history().flush(Duration::from_secs(20)).expect("flush");
+    let r = cdnsteer::history::HistoryReader::open(&s._state.path().join(cdnsteer::history::DB_FILE)).expect("reader");
+    let reloads = r.events(cdnsteer::history::read::Window { from: 0, to: u64::MAX / 2 }, &[cdnsteer::history::EventKind::Reload], 1000).expect("events");
+    let failed: Vec<_> = reloads.iter().filter(|e| e.who.as_deref() == Some("freeze-end")).collect();
+    assert_eq!(failed.len(), 1, "{reloads:#?}");
+    s.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_the_freezing_event_during_its_window_is_held_too() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = start(dir.path(), 3600).await;
+    let (url, tok) = (admin_url(&s), token(&s));
+    let file = dir.path().join("events/final.yaml");
+    let text = std::fs::read_to_string(&file).expect("event");
+    // Lifting the freeze is itself a frozen change: held, audited, forced with a reason.
+    std::fs::write(&file, text.replace("freeze: true", "freeze: false")).expect("unfreeze");
+    let (code, reply) = post(&url, "/api/v1/reload", &tok, json!({})).await;
+    assert_eq!(code, 423, "{reply}");
+    assert_eq!(status(&url).await["events"]["events"][0]["freeze"].as_bool(), Some(true), "the freeze stays in force");
+    let audit = std::fs::read_to_string(s._state.path().join("audit.jsonl")).expect("audit");
+    assert!(audit.lines().any(|l| l.contains("\"what\":\"reload.frozen\"")), "{audit}");
+    let (code, reply) = post(&url, "/api/v1/reload", &tok, json!({"force": true, "reason": "match cancelled"})).await;
+    assert_eq!(code, 200, "{reply}");
+    assert_eq!(status(&url).await["events"]["events"][0]["freeze"].as_bool(), Some(false));
     s.running.shutdown().await;
 }

@@ -253,6 +253,9 @@ fn a_report_from_a_history_database_between_two_annotations() {
     let r: serde_json::Value = serde_json::from_str(&out.text).expect("json");
     assert_eq!((r["subject"]["from"].as_str(), r["subject"]["to"].as_str()), (Some("2026-12-18T12:01:00Z"), Some("2026-12-18T12:09:00Z")));
     assert_eq!(r["subject"]["utc_offset"], "+09:00", "the event's local time");
+    // Measured against the event's share settings (events/final.yaml), not the zone's own.
+    let t = &r["policy"][0]["thresholds"];
+    assert_eq!((t["max_share"].as_f64(), t["min_dwell_secs"].as_f64(), t["max_change_per_tick"].as_f64(), t["min_warm_share"].as_f64()), (Some(0.6), Some(20.0), Some(0.15), Some(0.03)), "{t}");
     let incidents = r["incidents"].as_array().expect("incidents");
     assert_eq!(incidents.len(), 1, "{incidents:#?}");
     assert_eq!((incidents[0]["cdn"].as_str(), incidents[0]["region"].as_str()), (Some("cloudfront"), Some("country:KR")));

@@ -25,6 +25,42 @@ pub const POLL: Duration = Duration::from_millis(250);
 pub const READ_LIMIT: usize = 5000;
 /// Batches a slow stream may fall behind before it is told to load a backfill again.
 pub const BROADCAST_DEPTH: usize = 256;
+/// While the source stays unreadable, how often that is logged again (it is read every
+/// [`POLL`]).
+pub const UNREADABLE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// A failure that repeats every round, logged when it starts, then at most once per `every`
+/// (with how many were not logged), and once when it clears.
+#[derive(Debug)]
+struct Repeating {
+    every: Duration,
+    /// When it was last logged, while it lasts.
+    logged: Option<tokio::time::Instant>,
+    /// Failures since then.
+    unlogged: u64,
+}
+
+impl Repeating {
+    fn new(every: Duration) -> Repeating {
+        Repeating { every, logged: None, unlogged: 0 }
+    }
+
+    /// It failed at `now`: `Some(n)` when to log it (`n` failures were not logged since).
+    fn failed(&mut self, now: tokio::time::Instant) -> Option<u64> {
+        if self.logged.is_some_and(|t| now.duration_since(t) < self.every) {
+            self.unlogged += 1;
+            return None;
+        }
+        self.logged = Some(now);
+        Some(std::mem::take(&mut self.unlogged))
+    }
+
+    /// It worked: whether it had been failing.
+    fn cleared(&mut self) -> bool {
+        self.unlogged = 0;
+        self.logged.take().is_some()
+    }
+}
 
 /// The plan views of every steered name at one generation, as JSON ready to send.
 #[derive(Debug, Default)]
@@ -96,6 +132,7 @@ pub async fn run(state: AdminState, source: Arc<dyn DashboardSource>, recorder: 
             0
         }
     };
+    let mut unreadable = Repeating::new(UNREADABLE_LOG_EVERY);
     let mut timer = tokio::time::interval(POLL);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut round: u64 = 0;
@@ -137,7 +174,11 @@ pub async fn run(state: AdminState, source: Arc<dyn DashboardSource>, recorder: 
                 channels.status.send_replace(Some(Arc::from(json)));
             }
         }
-        match read_after(&source, last, READ_LIMIT).await {
+        let read = read_after(&source, last, READ_LIMIT).await;
+        if read.is_ok() && unreadable.cleared() {
+            tracing::info!("dashboard source readable again");
+        }
+        match read {
             Ok(After::Rows(rows)) => {
                 if let Some(newest) = rows.last() {
                     last = newest.id();
@@ -149,7 +190,11 @@ pub async fn run(state: AdminState, source: Arc<dyn DashboardSource>, recorder: 
                 tracing::warn!(after = last, "dashboard rows went missing (source replaced or trimmed); streams continue from the newest");
                 last = read_last(&source).await.unwrap_or(last);
             }
-            Err(e) => tracing::warn!(error = %e, "dashboard source not readable"),
+            Err(e) => {
+                if let Some(unlogged) = unreadable.failed(tokio::time::Instant::now()) {
+                    tracing::warn!(error = %e, failures_not_logged = unlogged, "dashboard source not readable (logged at most once a minute while it lasts)");
+                }
+            }
         }
     }
 }
@@ -159,5 +204,25 @@ async fn read_last(source: &Arc<dyn DashboardSource>) -> Result<RowId, String> {
     match tokio::task::spawn_blocking(move || source.last_id()).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(format!("dashboard source task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeating_failure_is_logged_once_a_minute_and_when_it_clears() {
+        let mut r = Repeating::new(Duration::from_secs(60));
+        let t0 = tokio::time::Instant::now();
+        assert_eq!(r.failed(t0), Some(0), "the first failure is logged");
+        // Four a second for a minute: none logged.
+        for i in 1..240 {
+            assert_eq!(r.failed(t0 + POLL * i), None);
+        }
+        assert_eq!(r.failed(t0 + Duration::from_secs(60)), Some(239), "then once, with the count");
+        assert!(r.cleared());
+        assert!(!r.cleared(), "said once");
+        assert_eq!(r.failed(t0 + Duration::from_secs(61)), Some(0), "a new failure is logged at once");
     }
 }

@@ -20,17 +20,13 @@ use crate::dns::Served;
 use crate::health::events::DecisionEvent;
 use crate::health::signal::SignalStore;
 use crate::qoe::QoeSample;
-use crate::steer::CandidateState;
+use crate::history::track::ShareTracker;
 use crate::timestamp::Millis;
 
 /// Rows kept at most (about 4 hours of the bundled zone under telemetry every 2 s).
 pub const MAX_ROWS: usize = 250_000;
 /// Rows older than this are dropped, ms (4 hours).
 pub const MAX_AGE_MS: Millis = 4 * 3_600_000;
-/// A share moving by more than this is recorded (as the history does).
-pub const SHARE_DEADBAND: f64 = 0.01;
-/// A score moving by this many points or more is recorded.
-pub const SCORE_DEADBAND: f64 = 1.0;
 /// A viewer count is current for at most this long after its window ended (or 1.5 windows,
 /// if longer), ms.
 pub const VIEWERS_FRESH_MS: Millis = 15_000;
@@ -320,19 +316,13 @@ fn viewers_at(per_region: &HashMap<&str, Vec<&QoeRow>>, t: Millis) -> (Option<f6
 /// Steered answers so far of one (name, region, CDN), as `DnsCounters::steered_totals` gives them.
 pub type AnswerTotal = (crate::dns::counters::SeriesKey, u64);
 
-/// What the sampler saw last of one share series.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Level {
-    share: f64,
-    score: Option<f64>,
-    state: CandidateState,
-}
-
 /// Turns what the server has into rows, by comparing with what it saw last time. Driven by
 /// the dashboard's hub task (never by the DNS path).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sampler {
-    shares: HashMap<(String, String, String), Level>,
+    /// Which share series moved: the history's own change detection (the same deadbands and
+    /// edges, so the dashboard shows the same rows either way), without keyframes.
+    shares: ShareTracker,
     signals: HashMap<(String, String, String), (Millis, u64)>,
     answers: HashMap<(String, String, String), u64>,
     answers_since: Option<Millis>,
@@ -341,10 +331,26 @@ pub struct Sampler {
     pending: Option<String>,
 }
 
+impl Default for Sampler {
+    fn default() -> Self {
+        Sampler::new()
+    }
+}
+
 impl Sampler {
     /// A sampler that has seen nothing.
     pub fn new() -> Sampler {
-        Sampler::default()
+        Sampler {
+            // Every series is written when first seen; after that only when it moves (the
+            // ring needs no keyframes: it is read whole).
+            shares: ShareTracker::new(Millis::MAX),
+            signals: HashMap::new(),
+            answers: HashMap::new(),
+            answers_since: None,
+            events_seen: None,
+            zones: None,
+            pending: None,
+        }
     }
 
     /// Share rows for every series of the served plan that moved, and a reload event when the
@@ -357,29 +363,8 @@ impl Sampler {
         }
         self.zones = Some(identity);
         let mut moved = Vec::new();
-        for (name, regions) in snap.zones.steered().zip(&snap.explain.names) {
-            for (region, why) in name.regions.iter().zip(regions) {
-                for c in &why.candidates {
-                    let Some(cdn) = name.cdns.get(c.cdn) else { continue };
-                    let now_level = Level { share: c.share, score: c.score, state: c.state };
-                    let key = (name.name.to_string(), region.key.to_string(), cdn.name.clone());
-                    let changed = self.shares.get(&key).is_none_or(|old| {
-                        old.state != now_level.state
-                            || (old.share - now_level.share).abs() > SHARE_DEADBAND
-                            || (now_level.share == 0.0) != (old.share == 0.0)
-                            || match (old.score, now_level.score) {
-                                (Some(a), Some(b)) => (a - b).abs() >= SCORE_DEADBAND,
-                                (a, b) => a.is_some() != b.is_some(),
-                            }
-                    });
-                    if changed {
-                        self.shares.insert(key.clone(), now_level);
-                        moved.push((key, now_level));
-                    }
-                }
-            }
-        }
-        rec.record(moved, |id, ((name, region, cdn), l)| Row::Share(ShareRow { id, at: now, name, region, cdn, share: l.share, score: l.score, state: l.state }));
+        self.shares.observe(now, &snap.zones, &snap.explain, &mut moved);
+        rec.record(moved, |id, r| Row::Share(ShareRow { id, at: r.at, name: r.name.to_string(), region: r.region.to_string(), cdn: r.cdn.to_string(), share: r.share, score: r.score, state: r.state }));
     }
 
     /// A signal row for every vantage that measured something since the last call: the

@@ -161,19 +161,18 @@ pub async fn run(task: StreamTask, mut tx: Sender<Bytes, Infallible>) {
         },
         None => 0,
     };
+    // The keep-alive is due KEEP_ALIVE after the last bytes sent, however often the task
+    // wakes up for nothing (batches of other names' rows send nothing).
+    let mut keep_alive_at = tokio::time::Instant::now() + KEEP_ALIVE;
     loop {
-        tokio::select! {
+        let out: Vec<Bytes> = tokio::select! {
             batch = rows_rx.recv() => match batch {
                 Ok(rows) => {
                     let fresh: Vec<Row> = rows.iter().filter(|r| r.id() > sent).cloned().collect();
                     if let Some(last) = fresh.last() {
                         sent = last.id();
                     }
-                    for m in messages(&fresh, &follow) {
-                        if tx.send_data(m).await.is_err() {
-                            return;
-                        }
-                    }
+                    messages(&fresh, &follow)
                 }
                 Err(broadcast_error) => {
                     let reason = match broadcast_error {
@@ -189,30 +188,27 @@ pub async fn run(task: StreamTask, mut tx: Sender<Bytes, Infallible>) {
                     return;
                 }
                 let plan = plans_rx.borrow_and_update().of(&follow.name);
-                if let Some(json) = plan
-                    && tx.send_data(message("plan", None, &json)).await.is_err()
-                {
-                    return;
-                }
+                plan.map(|json| message("plan", None, &json)).into_iter().collect()
             }
             changed = status_rx.changed() => {
                 if changed.is_err() {
                     return;
                 }
                 let status = status_rx.borrow_and_update().clone();
-                if let Some(json) = status
-                    && tx.send_data(message("status", None, &json)).await.is_err()
-                {
-                    return;
-                }
+                status.map(|json| message("status", None, &json)).into_iter().collect()
             }
-            _ = tokio::time::sleep(KEEP_ALIVE) => {
-                if tx.send_data(Bytes::from_static(b": keep-alive\n\n")).await.is_err() {
-                    return;
-                }
-            }
+            () = tokio::time::sleep_until(keep_alive_at) => vec![Bytes::from_static(b": keep-alive\n\n")],
             _ = stop.cancelled() => return,
+        };
+        if out.is_empty() {
+            continue;
         }
+        for m in out {
+            if tx.send_data(m).await.is_err() {
+                return;
+            }
+        }
+        keep_alive_at = tokio::time::Instant::now() + KEEP_ALIVE;
     }
 }
 
@@ -244,5 +240,56 @@ async fn catch_up(source: &Arc<dyn DashboardSource>, id: RowId, follow: &Follow,
         if rows.len() < READ_LIMIT {
             return Some(Ok(last));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+    use crate::admin::dashboard::memory::Recorder;
+    use crate::admin::dashboard::source::AnswersRow;
+
+    fn other_name(id: RowId) -> Row {
+        Row::Answers(AnswersRow { id, at: 0, span_ms: 1000, name: "other.example.com.".into(), region: "default".into(), cdn: "a".into(), answers: 1 })
+    }
+
+    /// Everything the body holds now.
+    async fn drain(body: &mut Channel<Bytes, Infallible>) -> String {
+        let mut text = String::new();
+        while let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_millis(1), body.frame()).await {
+            if let Ok(data) = frame.into_data() {
+                text.push_str(&String::from_utf8_lossy(&data));
+            }
+        }
+        text
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_keep_alive_comes_on_time_while_only_other_names_rows_arrive() {
+        let channels = Arc::new(Channels::default());
+        let (tx, mut body) = channel();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let task = StreamTask {
+            source: Arc::new(Recorder::new(0)),
+            channels: Arc::clone(&channels),
+            follow: Follow { name: "live.example.com.".into(), cdns: vec!["b".into()] },
+            resume: None,
+            hello: "{}".into(),
+            stop: stop.clone(),
+        };
+        let stream = tokio::spawn(run(task, tx));
+        assert!(drain(&mut body).await.contains("event: hello"));
+        // A batch every second for 20 s, none of it for this page.
+        for id in 1..=20 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let _ = channels.rows.send(Arc::from(vec![other_name(id)]));
+        }
+        let text = drain(&mut body).await;
+        assert_eq!(text.matches(": keep-alive").count(), 1, "{text:?}");
+        assert!(!text.contains("event: answers"), "{text:?}");
+        stop.cancel();
+        let _ = stream.await;
     }
 }

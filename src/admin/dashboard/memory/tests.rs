@@ -1,4 +1,5 @@
 use super::*;
+use crate::steer::CandidateState;
 
 fn share(id: RowId, at: Millis, cdn: &str, share: f64, score: f64) -> Row {
     Row::Share(ShareRow { id, at, name: "live.example.com.".into(), region: "country:KR".into(), cdn: cdn.into(), share, score: Some(score), state: CandidateState::Healthy })
@@ -121,4 +122,51 @@ fn override_events_are_told_apart_from_decisions() {
     let row = decision_row(2, d);
     assert_eq!(row.kind, EventKind::Decision);
     assert_eq!(row.data.as_ref().and_then(|v| v["fails_open"].as_bool()), Some(true));
+}
+
+#[test]
+fn the_sampler_records_the_share_rows_the_history_would() {
+    use crate::publish::Publisher;
+    use crate::steer::CellPrefixes;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let zones = crate::zone::load_dir(&root.join("zones")).expect("zones");
+    let geo = crate::geo::GeoDb::open(&root.join("geoip/iptoasn-country.mmdb")).expect("geo");
+    let mut publisher = Publisher::new(zones, geo, CellPrefixes::default());
+    let kr = publisher.current().zones.steered().next().expect("steered").regions.iter().position(|r| r.key.to_string() == "country:KR").expect("KR");
+    // KR's first two candidates at `first` and 1 - `first`, the rest at 0.
+    let mut at = |first: f64| {
+        publisher.publish_plan(|z, cells| {
+            let mut p = crate::steer::plan::configured(z, cells);
+            for (i, c) in p.explain.names[0][kr].candidates.iter_mut().enumerate() {
+                c.share = match i {
+                    0 => first,
+                    1 => 1.0 - first,
+                    _ => 0.0,
+                };
+            }
+            p
+        });
+        publisher.current()
+    };
+    let rec = Recorder::new(0);
+    let mut sampler = Sampler::new();
+    let mut tracker = crate::history::track::ShareTracker::new(Millis::MAX);
+    let mut history_rows = Vec::new();
+    for (i, first) in [0.5, 0.995, 0.999, 1.0].into_iter().enumerate() {
+        let snap = at(first);
+        let base = rec.last_id().expect("last id");
+        sampler.plan(&snap, i as u64, &rec);
+        tracker.observe(i as u64, &snap.zones, &snap.explain, &mut history_rows);
+        let Ok(After::Rows(rows)) = rec.after(base, 10_000) else { panic!("rows") };
+        let ours: Vec<(String, String, String, f64)> = rows.iter().filter_map(|r| if let Row::Share(s) = r { Some((s.name.clone(), s.region.clone(), s.cdn.clone(), s.share)) } else { None }).collect();
+        let theirs: Vec<(String, String, String, f64)> = history_rows.drain(..).map(|r| (r.name.to_string(), r.region.to_string(), r.cdn.to_string(), r.share)).collect();
+        assert_eq!(ours, theirs, "plan {i} (first candidate at {first})");
+        if first == 1.0 {
+            // Reaching the whole region is an edge, however small the step.
+            assert!(ours.iter().any(|r| r.3 == 1.0), "{ours:?}");
+        }
+        if first == 0.999 {
+            assert!(ours.is_empty(), "inside the deadband: {ours:?}");
+        }
+    }
 }
