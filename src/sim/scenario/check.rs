@@ -593,9 +593,14 @@ fn probes(cx: &mut Cx<'_>, spec: &ScenarioFile) -> Vec<ProbeSite> {
         if let (Some(e), Some(t)) = (every, timeout)
             && t > e
         {
-            let at = p.timeout.as_ref().map_or_else(|| pos(&p.vantage), pos);
+            // At the one written (a default is nowhere in the file).
+            let (key, at) = match (&p.timeout, &p.every) {
+                (Some(t), _) => ("timeout", pos(t)),
+                (None, Some(e)) => ("every", pos(e)),
+                (None, None) => ("timeout", pos(&p.vantage)),
+            };
             let msg = format!("a timeout of {} is longer than the interval ({}); expected a probe to end before the next one starts", human_duration(t), human_duration(e));
-            cx.err(at, &format!("{path}.timeout"), Code::InvalidScenario, msg);
+            cx.err(at, &format!("{path}.{key}"), Code::InvalidScenario, msg);
         }
         if let (Some(region), Some(interval_ms), Some(timeout_ms)) = (region, every, timeout) {
             out.push(ProbeSite { vantage, region, interval_ms, timeout_ms });

@@ -164,6 +164,7 @@ fn problems_are_located_and_named() {
         ("  every: 10s", "  every: 0s", Code::InvalidScenario, 77, "telemetry.every"),
         ("vantage: tokyo-1", "vantage: seoul-1", Code::InvalidScenario, 84, "probes[1].vantage"),
         ("region: continent:AS, every: 5s, timeout: 2s", "region: continent:AS, every: 5s, timeout: 6s", Code::InvalidScenario, 85, "probes[2].timeout"),
+        ("{vantage: tokyo-1, region: country:JP, every: 5s, timeout: 2s}", "{vantage: tokyo-1, region: country:JP, every: 1s}", Code::InvalidScenario, 84, "probes[1].every"),
         ("    at: 2h10m", "    at: later", Code::InvalidScenario, 90, "incidents[0].at"),
         ("    for: 8m", "    for: 0m", Code::InvalidScenario, 91, "incidents[0].for"),
         ("    cdn: cloudfront\n", "", Code::MissingKey, 92, "incidents[0]"),
