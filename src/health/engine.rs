@@ -157,17 +157,40 @@ impl CapacityBudget {
         }
         for cap in &p.capacity {
             let util = cap.target_utilisation;
-            // Regions (distinct keys) where this CDN is a candidate, with their demand.
-            let mut served: FxHashSet<&RegionKey> = FxHashSet::default();
+            // Regions (distinct keys) where this CDN is a candidate, with the traffic it is
+            // configured to carry there: the region's demand times its configured share (the
+            // largest over the steered names). Each region first gets that (in proportion to
+            // it when the budget is short); what is left is spread by the regions' demand, so a
+            // CDN that must take more somewhere (another CDN drained there) finds room. Split
+            // by demand alone, a CDN with 60% of a small region and 35% of a big one had its
+            // small region capped at the peak while the big one's part went unused (the
+            // simulator showed it as flaps).
+            let mut wanted: Vec<(&RegionKey, f64, f64)> = Vec::new();
             for name in &zone.steered {
                 let Some(cdn) = name.cdn_index(&cap.cdn) else { continue };
-                served.extend(name.regions.iter().filter(|r| r.candidates.iter().any(|c| c.cdn == cdn)).map(|r| &r.key));
+                for r in &name.regions {
+                    let total_weight: f64 = r.candidates.iter().map(|c| c.weight).sum();
+                    let Some(mine) = r.candidates.iter().find(|c| c.cdn == cdn) else { continue };
+                    let share = if total_weight > 0.0 { mine.weight / total_weight } else { 0.0 };
+                    let d = demand.get(&r.key).copied().unwrap_or(0.0);
+                    match wanted.iter_mut().find(|(k, _, _)| *k == &r.key) {
+                        Some(slot) => slot.1 = slot.1.max(d * share),
+                        None => wanted.push((&r.key, d * share, d)),
+                    }
+                }
             }
-            let total: f64 = served.iter().map(|k| demand.get(k).copied().unwrap_or(0.0)).sum();
-            for key in served {
+            let total_wanted: f64 = wanted.iter().map(|w| w.1).sum();
+            let total_demand: f64 = wanted.iter().map(|w| w.2).sum();
+            for (key, w, d) in wanted {
                 let part = cap.gbps.map(|g| {
-                    let d = demand.get(key).copied().unwrap_or(0.0);
-                    if total > 0.0 { g * util * d / total } else { g * util }
+                    let budget = g * util;
+                    if total_wanted >= budget && total_wanted > 0.0 {
+                        budget * w / total_wanted
+                    } else if total_demand > 0.0 {
+                        w + (budget - total_wanted) * d / total_demand
+                    } else {
+                        budget
+                    }
                 });
                 let sub = cap.regions.iter().find(|(r, _)| r == key).map(|(_, g)| g * util);
                 let available = match (part, sub) {

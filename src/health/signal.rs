@@ -163,10 +163,36 @@ pub struct VantageSignal {
     pub last: Millis,
     /// Last failure reason, if the last sample failed.
     pub last_failure: Option<FailureReason>,
+    /// Failed probes in a row.
+    pub failures_in_a_row: u32,
 }
+
+/// Failed probes in a row before they count. One failed probe is one request: as an error
+/// rate it reads 60% (past every SLA's `bad` bound), which would drain a healthy CDN for a
+/// reset or a lost packet and bring it back after the hold time (the simulator showed such
+/// flaps in every probed region). A second failure in a row counts, with the first.
+pub const PROBE_FAILURES_TO_COUNT: u32 = 2;
 
 impl VantageSignal {
     fn add(&mut self, o: &Observation) {
+        if o.failure.is_some() && o.requests <= 1 {
+            self.failures_in_a_row += 1;
+            if self.failures_in_a_row < PROBE_FAILURES_TO_COUNT {
+                // Unconfirmed: the vantage stays fresh with what it knew.
+                self.last = self.last.max(o.at);
+                self.last_failure = o.failure;
+                return;
+            }
+            if self.failures_in_a_row == PROBE_FAILURES_TO_COUNT {
+                self.add_values(o);
+            }
+        } else if o.failure.is_none() {
+            self.failures_in_a_row = 0;
+        }
+        self.add_values(o);
+    }
+
+    fn add_values(&mut self, o: &Observation) {
         let n = o.requests.max(1);
         if let Some(t) = o.ttfb_ms {
             self.ttfb_ms.add(t, n);

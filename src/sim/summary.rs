@@ -591,7 +591,8 @@ impl Tally {
         }
         if self.limits.no_max_share_breach {
             let v = self.max_share.as_ref().map_or(0.0, |m| m.2);
-            limits.push(LimitCheck { limit: "no_max_share_breach".into(), bound: self.policy.max_share, value: round(v, 4), ok: !self.share_breach });
+            let bound = self.max_share.as_ref().map_or(self.policy.max_share, |m| m.4);
+            limits.push(LimitCheck { limit: "no_max_share_breach".into(), bound, value: round(v, 4), ok: !self.share_breach });
         }
         if let Some(b) = self.limits.max_shift_secs {
             let worst = incidents.iter().filter(|i| i.kind == "degrade" || i.kind == "dark").map(|i| i.moved_90pct_secs.unwrap_or(f64::INFINITY)).fold(0.0, f64::max);

@@ -48,6 +48,14 @@ fn probe(cdn: &str, region: RegionKey, at: Millis, ok: bool) -> Observation {
     }
 }
 
+/// A failed probe, confirmed: failures count from the second in a row
+/// (`signal::PROBE_FAILURES_TO_COUNT`).
+fn fail(e: &mut Engine, o: &Observation) {
+    for _ in 0..crate::health::signal::PROBE_FAILURES_TO_COUNT {
+        e.ingest(o);
+    }
+}
+
 fn share_of(e: &Engine, region: &RegionKey, cdn: &str) -> f64 {
     e.region("live.example.test.", region).and_then(|r| r.position(cdn).map(|i| r.state.cdns[i].share)).unwrap_or(f64::NAN)
 }
@@ -123,7 +131,7 @@ fn hovering_signal_does_not_flap() {
 fn continent_signals_stand_in_for_a_country() {
     let zones = zones();
     let mut e = Engine::new();
-    e.ingest(&probe("a", RegionKey::Continent(*b"AS"), 1000, false));
+    fail(&mut e, &probe("a", RegionKey::Continent(*b"AS"), 1000, false));
     e.ingest(&probe("b", RegionKey::Continent(*b"AS"), 1000, true));
     let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     let view = e.region("live.example.test.", &RegionKey::Country(*b"KR")).expect("view");
@@ -137,7 +145,7 @@ fn stale_signals_are_unknown_not_healthy() {
     let zones = zones();
     let kr = RegionKey::Country(*b"KR");
     let mut e = Engine::new();
-    e.ingest(&probe("a", kr.clone(), 1000, false));
+    fail(&mut e, &probe("a", kr.clone(), 1000, false));
     e.ingest(&probe("b", kr.clone(), 1000, true));
     let _ = e.tick(&zones, &OverrideSet::new(), 1000);
     assert_eq!(share_of(&e, &kr, "a"), 0.0);
@@ -179,7 +187,7 @@ fn many_vantages_and_a_large_quorum() {
     let mut e = Engine::new();
     for v in 0..10 {
         let o = Observation { vantage: format!("v{v}"), ..probe("a", kr.clone(), 1000, false) };
-        e.ingest(&o);
+        fail(&mut e, &o);
         e.ingest(&Observation { vantage: format!("v{v}"), ..probe("b", kr.clone(), 1000, true) });
     }
     let _ = e.tick(&zones, &OverrideSet::new(), 1000);
@@ -329,7 +337,7 @@ fn reports_say_which_cdns_changed_state_and_which_regions_failed_open() {
     assert!(first.failed_open.is_empty());
     // Both fail in KR: both go down at once, and KR fails open (once).
     for cdn in ["a", "b"] {
-        e.ingest(&probe(cdn, kr.clone(), 2000, false));
+        fail(&mut e, &probe(cdn, kr.clone(), 2000, false));
     }
     let failed = e.tick(&zones, &none, 2000);
     let downs: Vec<_> = failed.transitions.iter().map(|t| (t.name.as_str(), t.cdn.as_str(), status_name(t.from), status_name(t.to))).collect();
@@ -337,7 +345,7 @@ fn reports_say_which_cdns_changed_state_and_which_regions_failed_open() {
     assert_eq!(failed.failed_open, vec![("live.example.test.".to_string(), kr.clone())]);
     assert!(failed.events.iter().any(|ev| ev.region == "country:KR" && ev.reason.contains("failing open")));
     for cdn in ["a", "b"] {
-        e.ingest(&probe(cdn, kr.clone(), 3000, false));
+        fail(&mut e, &probe(cdn, kr.clone(), 3000, false));
     }
     let still = e.tick(&zones, &none, 3000);
     assert!(still.failed_open.is_empty() && still.transitions.is_empty(), "{still:?}");
