@@ -70,7 +70,7 @@ fn the_bundled_scenario_loads_as_written() {
 
     let i = &s.incidents[0];
     assert_eq!((i.at, i.for_ms, i.label.as_str()), (130 * MIN, 8 * MIN, "cloudfront degrades in KR"));
-    let degrade = IncidentKind::Degrade { cdn: "cloudfront".into(), region: Some(KR), ttfb_ms: Some(900.0), error_rate: Some(0.04), throughput_mbps: Some(4.0), cache_hit_ratio: None, capacity_gbps: None };
+    let degrade = IncidentKind::Degrade { cdn: "cloudfront".into(), region: Some(KR), ttfb_ms: Some(1400.0), error_rate: Some(0.08), throughput_mbps: Some(2.5), cache_hit_ratio: None, capacity_gbps: None };
     assert_eq!(i.kind, degrade);
     let l = &s.limits;
     assert_eq!((l.max_viewer_minutes_degraded_pct, l.max_flaps_per_hour, l.no_commit_breach, l.no_max_share_breach, l.max_shift_secs), (Some(1.0), Some(2.0), true, true, None));
@@ -168,7 +168,7 @@ fn problems_are_located_and_named() {
         ("    at: 2h10m", "    at: later", Code::InvalidScenario, 90, "incidents[0].at"),
         ("    for: 8m", "    for: 0m", Code::InvalidScenario, 91, "incidents[0].for"),
         ("    cdn: cloudfront\n", "", Code::MissingKey, 92, "incidents[0]"),
-        ("    error_rate: 0.04", "    error_rate: 4", Code::InvalidScenario, 96, "incidents[0].error_rate"),
+        ("    error_rate: 0.08", "    error_rate: 4", Code::InvalidScenario, 96, "incidents[0].error_rate"),
         ("  max_flaps_per_hour: 2", "  max_flaps_per_hour: -2", Code::InvalidScenario, 101, "limits.max_flaps_per_hour"),
         ("  headroom: 1.2", "  headroom: 0.8", Code::InvalidScenario, 106, "forecast.headroom"),
         ("  down: [30, 40, 50]", "  down: [30, 40, 500]", Code::InvalidScenario, 110, "sweep.down[2]"),
@@ -176,7 +176,7 @@ fn problems_are_located_and_named() {
         ("  down: [30, 40, 50]", "  down: []", Code::InvalidScenario, 110, "sweep.down"),
         ("  fast_ttl_secs: [5, 10]", "  fast_ttl_secs: [5, 7.5]", Code::InvalidScenario, 112, "sweep.fast_ttl_secs[1]"),
         ("  fast_ttl_secs: [5, 10]", "  slowness: [5, 10]", Code::UnknownKey, 112, "sweep.slowness"),
-        ("    throughput_mbps: 4", "    throughput_mbps: [4]", Code::WrongType, 97, "incidents[0].throughput_mbps"),
+        ("    throughput_mbps: 2.5", "    throughput_mbps: [4]", Code::WrongType, 97, "incidents[0].throughput_mbps"),
         ("    country:JP: 0.14", "    country:JP: {part: 0.14, points: [[0m, 0.5, 1]]}", Code::WrongType, 37, "audience.regions.country:JP.points[0]"),
     ];
     for (from, to, code, line, path) in cases {
@@ -214,7 +214,7 @@ fn either_or_keys_and_the_night_without_an_event() {
     assert_eq!(problems(&shorter), one(Code::OutsideNight, 90, "incidents[0].at"));
     let lost = final_with("event: final ", "event: semi  ").replacen("events: ../events", "# events: ../events", 1);
     assert_eq!(problems(&lost), one(Code::MissingKey, 13, "event"));
-    let degrade_nothing = FINAL.lines().filter(|l| !["    ttfb_ms: 900", "    error_rate: 0.04", "    throughput_mbps: 4"].contains(l)).collect::<Vec<_>>().join("\n");
+    let degrade_nothing = FINAL.lines().filter(|l| !["    ttfb_ms: 1400", "    error_rate: 0.08", "    throughput_mbps: 2.5"].contains(l)).collect::<Vec<_>>().join("\n");
     assert_eq!(problems(&degrade_nothing), one(Code::MissingKey, 92, "incidents[0]"));
 }
 
@@ -276,7 +276,7 @@ fn names_the_zones_and_events_do_not_know_are_located() {
     let late = final_with("# start: 2026-12-18T19:30:00+09:00", "start: 2026-12-18T20:45:00+09:00  ");
     assert_eq!(cross_problems(&late), one(Code::OutsideNight, 91, "incidents[0].for"));
     // A vantage is the scenario's or the zones' own.
-    let blind = final_with("    kind: degrade ", "    kind: probe_blind\n    vantage: seoul-9\n#").replace("    cdn: cloudfront\n    region: country:KR\n    ttfb_ms: 900\n    error_rate: 0.04\n    throughput_mbps: 4\n", "");
+    let blind = final_with("    kind: degrade ", "    kind: probe_blind\n    vantage: seoul-9\n#").replace("    cdn: cloudfront\n    region: country:KR\n    ttfb_ms: 1400\n    error_rate: 0.08\n    throughput_mbps: 2.5\n", "");
     assert_eq!(cross_problems(&blind), one(Code::UnknownVantage, 93, "incidents[0].vantage"));
     let (_dir, file) = scenario_file(&blind.replace("seoul-9", "seoul-1"));
     load_checked(&file).unwrap_or_else(|e| panic!("{e}"));
