@@ -345,6 +345,30 @@ impl SignalStore {
 mod tests {
     use super::*;
 
+    #[test]
+    fn one_failed_probe_is_unconfirmed_and_the_second_in_a_row_counts_with_it() {
+        let kr = RegionKey::Country(*b"KR");
+        let ok = |at| Observation { cache_hits: Some(1), throughput_mbps: Some(30.0), ..obs("p", at, 50.0, 0) };
+        let failed = |at| Observation::failed_probe("a", kr.clone(), "p", at, FailureReason::Reset, 2000);
+        let mut v = VantageSignal::default();
+        v.add(&ok(1000));
+        v.add(&failed(2000));
+        assert_eq!(v.values().error_rate, Some(0.0), "a lone failure changes nothing");
+        assert_eq!((v.last, v.last_failure), (2000, Some(FailureReason::Reset)), "but the vantage is fresh and says why");
+        v.add(&ok(3000));
+        v.add(&failed(4000));
+        assert_eq!(v.values().error_rate, Some(0.0), "failures that are not in a row stay unconfirmed");
+        v.add(&failed(5000));
+        let e = v.values().error_rate.unwrap_or(0.0);
+        assert!(e > 0.8, "two in a row count, both: {e}");
+        assert!(v.values().ttfb_ms.unwrap_or(0.0) > 1000.0);
+        // One cache miss among hits does not sink the hit ratio below any sane SLA bound.
+        let mut c = VantageSignal::default();
+        c.add(&ok(1000));
+        c.add(&Observation { cache_hits: Some(0), ..ok(2000) });
+        assert!(c.values().cache_hit_ratio.unwrap_or(0.0) >= 0.89);
+    }
+
     fn obs(vantage: &str, at: Millis, ttfb: f64, errors: u64) -> Observation {
         Observation {
             cdn: "a".into(),

@@ -235,3 +235,29 @@ fn a_simulated_night_in_a_history_renders_as_a_report() {
     assert_eq!(cdns.len(), 4);
     assert!(r["timeline"].as_array().is_some_and(|t| t.iter().any(|e| e.to_string().contains("(simulated)"))), "the incident is annotated");
 }
+
+#[test]
+fn the_commands_exit_2_on_a_broken_limit_and_print_json_for_machines() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // No degraded viewer-minute allowed, and a CDN goes dark: the limit breaks.
+    let strict = short(dir.path(), "incidents:\n  - {at: 4m, for: 4m, kind: dark, cdn: fastly}\n").to_string_lossy().to_string();
+    let text = std::fs::read_to_string(&strict).expect("scenario").replace("max_viewer_minutes_degraded_pct: 5", "max_viewer_minutes_degraded_pct: 0");
+    std::fs::write(&strict, text).expect("write");
+    let cdnsteer = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_cdnsteer")).current_dir(repo()).args(args).output().expect("run cdnsteer");
+    let out = cdnsteer(&["simulate", &strict, "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(v["passed"], false);
+    assert!(v["limits"].as_array().is_some_and(|l| l.iter().any(|l| l["limit"] == "max_viewer_minutes_degraded_pct" && l["ok"] == false)), "{v}");
+    // The same run twice: byte-identical.
+    assert_eq!(out.stdout, cdnsteer(&["simulate", &strict, "--json"]).stdout);
+    let ok = cdnsteer(&["forecast", "scenarios/final.yaml"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("N-1 in country:KR"));
+    let sweep = cdnsteer(&["simulate", &strict, "--sweep", "--param", "down=30,50", "--json"]);
+    let v: Value = serde_json::from_slice(&sweep.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&sweep.stderr)));
+    assert_eq!(v["points"], 2);
+    let bad = cdnsteer(&["simulate", &strict, "--sweep", "--param", "nonsense=1"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown setting"), "{}", String::from_utf8_lossy(&bad.stderr));
+}

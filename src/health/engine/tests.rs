@@ -232,6 +232,23 @@ fn a_cdns_capacity_is_one_budget_for_the_whole_zone() {
 }
 
 #[test]
+fn the_budget_goes_where_the_cdn_carries_traffic_then_by_demand() {
+    // a carries 75% of a small region (JP, 20 Gbps) and 25% of a big one (KR, 400 Gbps), with
+    // 200 Gbps in all: its configured traffic (15 + 100) fits, and the rest is spread by
+    // demand, so JP is not capped (split by demand alone JP's part would be 200 x 20/420 =
+    // 9.5 Gbps, below the 15 it carries).
+    let text = TWO_REGIONS.replace("KR: {a: 3, b: 1}", "KR: {a: 1, b: 3}").replace("a: {gbps: 100, target_utilisation: 1.0}", "a: {gbps: 200, target_utilisation: 1.0}").replace("demand_gbps: {KR: 100, JP: 100}", "demand_gbps: {KR: 400, JP: 20}");
+    let zones = crate::zone::load_texts(&[(PathBuf::from("cap.yaml"), text)], Diagnostics::new()).expect("zone");
+    let mut e = Engine::new();
+    for t in 1..=5 {
+        let _ = e.tick(&zones, &OverrideSet::new(), t * 1000);
+    }
+    let share = |cc: &[u8; 2]| e.region("live.cap.test.", &RegionKey::Country(*cc)).map(|r| r.state.cdns[0].share).expect("region");
+    assert!((share(b"JP") - 0.75).abs() < 1e-6, "JP {}", share(b"JP"));
+    assert!((share(b"KR") - 0.25).abs() < 1e-6, "KR {}", share(b"KR"));
+}
+
+#[test]
 fn each_zone_ticks_at_its_own_pace() {
     let slow = ZONE.replace("zone: example.test", "zone: slow.test").replace("example.test.", "slow.test.").replace("health:\n", "health:\n  tick_ms: 5000\n");
     let zones = crate::zone::load_texts(&[(PathBuf::from("t.yaml"), ZONE.to_string()), (PathBuf::from("s.yaml"), slow)], Diagnostics::new()).expect("zones");
