@@ -86,8 +86,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let now = cdnsteer::clock::Clock::new().now();
             Ok(print(cdnsteer::cli::report::run(&args, now)?))
         }
-        Command::Simulate { scenario, history, json, sweep, param, threads, top } => {
-            let out = if sweep { simulate::simulate_sweep(&scenario, &param, threads, json, top)? } else { simulate::simulate(&scenario, history.as_ref(), json)? };
+        Command::Simulate { scenario, history, json, tick, sweep, param, threads, top } => {
+            let out = if sweep { simulate::simulate_sweep(&scenario, &param, threads, json, top)? } else { simulate::simulate_at(&scenario, history.as_ref(), json, tick.as_deref())? };
             print!("{}", out.text);
             Ok(if out.passed { ExitCode::SUCCESS } else { ExitCode::from(2) })
         }

@@ -171,6 +171,9 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Simulated tick (500ms, 1s, 5s; default: the scenario's `tick`, else the zone's).
+        #[arg(long, value_name = "DURATION")]
+        tick: Option<String>,
         /// Run a grid of policy settings instead (the scenario's `sweep:` or --param) and rank them.
         #[arg(long)]
         sweep: bool,

@@ -54,7 +54,19 @@ pub fn prepare(path: &Path) -> Result<Night, SimCliError> {
 
 /// `cdnsteer simulate FILE [--history FILE] [--json]`.
 pub fn simulate(path: &Path, history: Option<&PathBuf>, json: bool) -> Result<SimOutput, SimCliError> {
-    let night = prepare(path)?;
+    simulate_at(path, history, json, None)
+}
+
+/// `simulate` with the tick given on the command line (`--tick 500ms`), else the scenario's.
+pub fn simulate_at(path: &Path, history: Option<&PathBuf>, json: bool, tick: Option<&str>) -> Result<SimOutput, SimCliError> {
+    let mut night = prepare(path)?;
+    if let Some(text) = tick {
+        let ms = crate::timestamp::parse_duration(text).map_err(|e| SimCliError::Usage(format!("--tick {text}: {e}")))?;
+        if ms == 0 {
+            return Err(SimCliError::Usage(format!("--tick {text}: must be at least 1 ms")));
+        }
+        night.tick_ms = ms;
+    }
     let started = std::time::Instant::now();
     let writer = match history {
         Some(file) => {
@@ -152,10 +164,13 @@ pub fn render(s: &Summary) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "scenario {}: {} to {} at {} ms ticks", s.scenario, s.start, s.end, s.tick_ms);
     let _ = writeln!(t, "peak audience {} viewers at {}; {:.1} M viewer-minutes, {:.3}% of them on a degraded CDN", gbps(s.peak_viewers), s.peak_viewers_at, s.viewer_minutes / 1e6, s.viewer_minutes_degraded_pct);
-    let _ = writeln!(t, "\n{:<12} {:>10} {:>9} {:>11} {:>9} {:>9} {:>7}  first saturation", "cdn", "peak Gbps", "at", "p95 5-min", "commit", "capacity", "flaps");
+    let _ = writeln!(t, "\n{:<12} {:>10} {:>11} {:>11} {:>14} {:>16} {:>6}  first saturation", "cdn", "peak Gbps", "at", "p95 5-min", "commit (peak)", "capacity (peak)", "flaps");
+    let pct = |v: Option<f64>| v.map_or_else(String::new, |p| format!(" ({p:.0}%)"));
     for c in &s.cdns {
         let sat = c.first_saturation.as_ref().map_or_else(|| "-".to_string(), |f| format!("{} in {} ({:.0}% of true capacity)", f.at, f.region, f.utilisation_pct));
-        let _ = writeln!(t, "{:<12} {:>10} {:>9} {:>11} {:>9} {:>9} {:>7}  {sat}", c.cdn, gbps(c.peak_gbps), c.peak_at, gbps(c.p95_gbps), opt(c.commit_gbps), opt(c.capacity_gbps), c.flaps);
+        let commit = format!("{}{}", opt(c.commit_gbps), pct(c.peak_of_commit_pct));
+        let capacity = format!("{}{}", opt(c.capacity_gbps), pct(c.peak_of_capacity_pct));
+        let _ = writeln!(t, "{:<12} {:>10} {:>11} {:>11} {:>14} {:>16} {:>6}  {sat}", c.cdn, gbps(c.peak_gbps), c.peak_at, gbps(c.p95_gbps), commit, capacity, c.flaps);
     }
     let _ = writeln!(t, "\n{:<12} {:<14} {:>10} {:>9} {:>13} {:>7} {:>10} {:>6}", "cdn", "region", "peak Gbps", "at", "true capacity", "peak %", "max share", "flaps");
     for c in &s.cdns {

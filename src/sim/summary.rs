@@ -97,6 +97,8 @@ pub struct CdnSummary {
     pub capacity_gbps: Option<f64>,
     /// Peak / commit, percent.
     pub peak_of_commit_pct: Option<f64>,
+    /// Peak / the zone's `gbps`, percent.
+    pub peak_of_capacity_pct: Option<f64>,
     /// First time its load passed the saturation knee of its true capacity in a region.
     pub first_saturation: Option<Saturation>,
     /// Share changes that reversed direction.
@@ -552,6 +554,7 @@ impl Tally {
                 commit_gbps: commit,
                 capacity_gbps: capacity,
                 peak_of_commit_pct: commit.filter(|c| *c > 0.0).map(|c| round(100.0 * peak / c, 1)),
+                peak_of_capacity_pct: capacity.filter(|c| *c > 0.0).map(|c| round(100.0 * peak / c, 1)),
                 first_saturation: first.map(|(t, r, u)| Saturation { at: at(t), region: self.regions[r].to_string(), utilisation_pct: round(100.0 * u, 1) }),
                 flaps,
                 regions,
