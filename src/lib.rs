@@ -43,6 +43,12 @@
 //!     --report::gather (HistoryReader -> ReportInput, + zone policies)--> report::build (pure)
 //!     --> Report (the JSON twin) --report::html (inline SVG, A4 print) | report::csv
 //!
+//! cdnsteer simulate (scenarios/*.yaml: audience, CDN truth, incidents; simulated time)
+//!     --sim::observe (simulated probes, telemetry)--> steer::drive::round (the daemon's own
+//!     round: Engine + steer::plan) --> viewers follow the plan (sim::audience cohorts)
+//!     --> sim::summary | history writer (same records as serve) --> cdnsteer report
+//! cdnsteer forecast: the engine settled at the peak, N-1 by drains --> need vs capacity, commit
+//!
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
 //!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
@@ -64,8 +70,10 @@
 //!   `health`, which takes the overrides in force as an input.
 //! - [`health`]: pure health pipeline with time passed in (signal, score, share, engine,
 //!   view, events).
-//! - [`steer`]: pure steering: `plan` (the one planning function), `decide` (query-time
-//!   region, pick, ECS scope), `select` (rendezvous hashing), `explain`.
+//! - [`steer`]: pure steering: `plan` (the one planning function), `drive` (one round of the
+//!   control loop: ingest, expire overrides, tick the engine, plan; the daemon's engine task
+//!   and the simulator both run it), `decide` (query-time region, pick, ECS scope), `select`
+//!   (rendezvous hashing), `explain`.
 //! - [`snapshot`]: the immutable served state and its read handle (generic over the wire
 //!   table, so it sits below `dns`).
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
