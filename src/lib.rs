@@ -94,8 +94,8 @@
 //!   cross-check against the zones and events they name), the audience and CDN models,
 //!   simulated probes and telemetry, the night run through `steer::drive::round` with
 //!   simulated time (optionally into a history), its summary, `forecast` and `sweep`.
-//!   Imports `steer`, `health`, `zone`, `event`, `history` (the writer, as `serve` uses it);
-//!   never `admin` or `daemon`.
+//!   Imports `steer`, `health`, `overrides`, `zone`, `event`, `qoe`, `diag`, `history` (the
+//!   writer, as `serve` uses it); never `admin`, `daemon` or `dns`.
 //! - [`config`]: daemon settings (above `dns`, `steer` and `history`, whose settings it holds).
 //! - [`admin`]: the admin HTTP API (health, status, explain, overrides, reload, decisions,
 //!   telemetry, metrics, annotations) over `admin::ops::Operations`, its client for the CLI,

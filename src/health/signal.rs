@@ -178,8 +178,8 @@ impl VantageSignal {
         if o.failure.is_some() && o.requests <= 1 {
             self.failures_in_a_row += 1;
             if self.failures_in_a_row < PROBE_FAILURES_TO_COUNT {
-                // Unconfirmed: the vantage stays fresh with what it knew.
-                self.last = self.last.max(o.at);
+                // Unconfirmed: nothing changes, not even the time of the last sample (a lone
+                // failure must not make old healthy values fresh again).
                 self.last_failure = o.failure;
                 return;
             }
@@ -354,7 +354,7 @@ mod tests {
         v.add(&ok(1000));
         v.add(&failed(2000));
         assert_eq!(v.values().error_rate, Some(0.0), "a lone failure changes nothing");
-        assert_eq!((v.last, v.last_failure), (2000, Some(FailureReason::Reset)), "but the vantage is fresh and says why");
+        assert_eq!((v.last, v.last_failure), (1000, Some(FailureReason::Reset)), "not even freshness, but it says why");
         v.add(&ok(3000));
         v.add(&failed(4000));
         assert_eq!(v.values().error_rate, Some(0.0), "failures that are not in a row stay unconfirmed");

@@ -87,6 +87,15 @@ impl Cohorts {
     pub fn step(&mut self, target: f64, sticky: f64, classes: &[Movement], restart: &[f64], shares: &[f64]) -> Moved {
         let mut resolved = vec![0.0; self.cdns];
         let total = self.total();
+        // No CDN to send anyone to (never from a plan: a region failing open answers its last
+        // resort): nobody moves, and joiners wait.
+        if shares.iter().take(self.cdns).sum::<f64>() <= 0.0 {
+            if target < total && total > 0.0 {
+                let keep = target / total;
+                self.viewers.iter_mut().for_each(|v| *v *= keep);
+            }
+            return Moved { resolved };
+        }
         if target < total && total > 0.0 {
             let keep = target / total;
             self.viewers.iter_mut().for_each(|v| *v *= keep);

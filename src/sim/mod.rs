@@ -11,6 +11,8 @@
 //! - `observe`: simulated probes and telemetry (seeded noise).
 //! - `run`: the loop, optionally writing the night into a history database.
 //! - `summary`: the tally of a night and its limits.
+//! - `forecast`: the need per CDN and region at the peak, N-1, against capacity and commits.
+//! - `sweep`: the night under a grid of policy settings on every core, ranked.
 
 pub mod audience;
 pub mod forecast;

@@ -156,9 +156,11 @@ pub struct IncidentSummary {
     pub lasted: String,
     /// Viewers on the CDN where it struck, at onset.
     pub viewers_at_onset: f64,
-    /// Seconds from onset to the first answer change for the affected CDN and region(s).
+    /// Seconds from onset to the first answer change for the affected CDN and region(s), while
+    /// it lasted (`None`: none).
     pub first_answer_change_secs: Option<f64>,
-    /// Seconds from onset until 90% of the viewers at onset had moved off it.
+    /// Seconds from onset until the CDN's part of the affected regions' audience had fallen
+    /// to a tenth of its part at onset (90% of its viewers moved), while it lasted.
     pub moved_90pct_secs: Option<f64>,
     /// Viewer-minutes on a degraded CDN while it lasted.
     pub viewer_minutes_degraded: f64,
@@ -264,7 +266,8 @@ struct Episode {
 struct IncidentTrack {
     cdn: Option<usize>,
     regions: Vec<usize>,
-    onset: Option<(f64, Vec<f64>)>,
+    /// At onset: viewers on the CDN, the shares, the CDN's part of the audience.
+    onset: Option<(f64, Vec<f64>, f64)>,
     first_change: Option<u64>,
     moved: Option<u64>,
     degraded_minutes: f64,
@@ -451,24 +454,30 @@ impl Tally {
             }
             let on_cdn = |v: &TickView<'_>| track.cdn.map_or(0.0, |c| v.viewers.get(c).copied().unwrap_or(0.0));
             let viewers: f64 = track.regions.iter().filter_map(|r| views.get(*r)).map(on_cdn).sum();
+            let audience: f64 = track.regions.iter().filter_map(|r| views.get(*r)).map(|v| v.viewers.iter().sum::<f64>()).sum();
+            // Part of the affected regions' audience on the CDN: an audience leaving after the
+            // final whistle is not viewers moved.
+            let part = if audience > 0.0 { viewers / audience } else { 0.0 };
             let shares: Vec<f64> = track.regions.iter().filter_map(|r| views.get(*r)).map(|v| track.cdn.map_or(0.0, |c| v.shares.get(c).copied().unwrap_or(0.0))).collect();
-            let Some((v0, s0)) = &track.onset else {
+            let Some((v0, s0, part0)) = &track.onset else {
                 let all: Vec<f64> = track.regions.iter().filter_map(|r| views.get(*r)).flat_map(|v| v.shares.clone()).collect();
-                track.onset = Some((viewers, if track.cdn.is_some() { shares } else { all }));
+                track.onset = Some((viewers, if track.cdn.is_some() { shares } else { all }, part));
                 continue;
             };
             let during = offset < incident.at + incident.for_ms;
-            if during {
-                track.degraded_minutes += track.regions.iter().filter_map(|r| views.get(*r).zip(degraded.get(*r))).map(|(v, d)| v.viewers.iter().zip(d).filter(|(_, d)| **d).map(|(n, _)| n).sum::<f64>()).sum::<f64>() * minutes;
+            // What cdnsteer did about it is measured while it lasts.
+            if !during {
+                continue;
             }
+            track.degraded_minutes += track.regions.iter().filter_map(|r| views.get(*r).zip(degraded.get(*r))).map(|(v, d)| v.viewers.iter().zip(d).filter(|(_, d)| **d).map(|(n, _)| n).sum::<f64>()).sum::<f64>() * minutes;
             if track.cdn.is_some() {
                 if track.first_change.is_none() && shares.iter().zip(s0).any(|(s, before)| *s < before - 1e-3) {
                     track.first_change = Some(offset - incident.at);
                 }
-                if track.moved.is_none() && *v0 > 0.0 && viewers <= 0.1 * v0 {
+                if track.moved.is_none() && *v0 > 0.0 && part <= 0.1 * part0 {
                     track.moved = Some(offset - incident.at);
                 }
-            } else if during {
+            } else {
                 let all: Vec<f64> = track.regions.iter().filter_map(|r| views.get(*r)).flat_map(|v| v.shares.clone()).collect();
                 let change = all.iter().zip(s0).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
                 track.max_share_change = track.max_share_change.max(change);
