@@ -124,9 +124,12 @@ impl Handler {
                 return false;
             }
             Parsed::FormErr(h) => {
-                wire::formerr(h, out);
+                // Another opcode is not implemented whatever its body holds (a header-only
+                // NOTIFY or UPDATE is not malformed for its own opcode): NOTIMP, not FORMERR.
+                let code = if h.opcode == u8::from(OpCode::Query) { ResponseCode::FormErr } else { ResponseCode::NotImp };
+                wire::bare_reply(h, u16::from(code) as u8, out);
                 if let Some(c) = counters {
-                    let rcode = u16::from(ResponseCode::FormErr);
+                    let rcode = u16::from(code);
                     c.answered(&Answered { transport, qtype: 0, rcode, ecs: None, truncated: false });
                 }
                 return true;

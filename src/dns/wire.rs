@@ -456,7 +456,13 @@ fn write_opt(out: &mut Vec<u8>, rcode: u16, dnssec_ok: bool, ecs: Option<(IpAddr
 
 /// A bare FORMERR for an unreadable body: same id, opcode, RD and CD; QR=1; no sections.
 pub fn formerr(h: BareHeader, out: &mut Vec<u8>) {
-    let mut flags: u16 = 0x8000 | (u16::from(h.opcode & 0x0F) << 11) | 1;
+    bare_reply(h, 1, out);
+}
+
+/// A bare reply with `rcode` (FORMERR 1, NOTIMP 4): same id, opcode, RD and CD; QR=1; no
+/// sections.
+pub fn bare_reply(h: BareHeader, rcode: u8, out: &mut Vec<u8>) {
+    let mut flags: u16 = 0x8000 | (u16::from(h.opcode & 0x0F) << 11) | u16::from(rcode & 0x0F);
     if h.rd {
         flags |= 0x0100;
     }

@@ -100,6 +100,14 @@ async fn notimp_badvers_formerr_and_drops() {
     let m = Message::from_vec(&udp_raw(s.udp, &bytes, WAIT).await.expect("reply")).expect("parse");
     assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
     assert_eq!(m.metadata.op_code, OpCode::Status);
+    // ... whatever its question count: a header-only opcode 15 query, and a NOTIFY with two
+    // questions, get NOTIMP with their id and opcode (not FORMERR).
+    for (opcode, qdcount) in [(15u8, 0u8), (4, 2)] {
+        let header = [0xbe, 0xef, opcode << 3, 0, 0, qdcount, 0, 0, 0, 0, 0, 0];
+        let raw = udp_raw(s.udp, &header, WAIT).await.expect("reply");
+        assert_eq!(raw.len(), 12, "a bare header");
+        assert_eq!((&raw[..2], (raw[2] >> 3) & 0x0f, raw[2] & 0x80, raw[3] & 0x0f), (&[0xbe, 0xef][..], opcode, 0x80, 4), "opcode {opcode}, {qdcount} questions");
+    }
 
     // BADVERS for EDNS version 1, with an OPT in the reply.
     let mut q = Message::new(7, MessageType::Query, OpCode::Query);
