@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use super::audience;
+use super::round;
 use super::run::Night;
 use crate::health::{Engine, Observation};
 use crate::overrides::{Kind, Override, OverrideSet};
@@ -290,11 +291,6 @@ fn region_shares(plan: &Plan, name: usize, region: usize, cdns: usize) -> Vec<f6
         }
     }
     out
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 #[cfg(test)]

@@ -23,6 +23,13 @@ pub mod summary;
 pub mod sweep;
 pub mod truth;
 
+/// `v` rounded to `digits` decimals (figures in summaries and observations stay readable
+/// and byte-stable).
+pub(crate) fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
+
 /// Why a simulation could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {

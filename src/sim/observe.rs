@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 
+use super::round;
 use super::run::{Night, RegionView};
 use super::scenario::model::{IncidentKind, Scenario};
 use super::truth::Conditions;
@@ -125,7 +126,7 @@ impl Probes {
                 errors: 0,
                 cache_hits: Some(u64::from(u(3) < cond.cache_hit_ratio)),
                 ttfb_ms: Some(ttfb.round()),
-                throughput_mbps: Some(round1(jitter(cond.throughput_mbps, self.noise, u(4)))),
+                throughput_mbps: Some(round(jitter(cond.throughput_mbps, self.noise, u(4)), 1)),
                 delivered_gbps: None,
                 failure: None,
             });
@@ -230,8 +231,8 @@ impl Telemetry {
             errors: errors.min(requests),
             cache_hits: Some(((requests as f64) * jitter(cond.cache_hit_ratio, self.noise / 5.0, u(2)).clamp(0.0, 1.0)).round() as u64),
             ttfb_ms: Some(jitter(cond.ttfb_ms, self.noise, u(3)).round()),
-            throughput_mbps: Some(round1(jitter(cond.throughput_mbps, self.noise, u(4)))),
-            delivered_gbps: Some(round1(viewers * bitrate / 1000.0 * (1.0 - cond.error_rate))),
+            throughput_mbps: Some(round(jitter(cond.throughput_mbps, self.noise, u(4)), 1)),
+            delivered_gbps: Some(round(viewers * bitrate / 1000.0 * (1.0 - cond.error_rate), 1)),
             failure: None,
         }
     }
@@ -266,8 +267,4 @@ impl Telemetry {
             delivered_gbps: o.delivered_gbps,
         }
     }
-}
-
-fn round1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
 }

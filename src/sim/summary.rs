@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use super::round;
 use super::run::Night;
 use super::scenario::model::{IncidentKind, Limits};
 use super::truth::Conditions;
@@ -714,9 +715,4 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     v.sort_by(f64::total_cmp);
     let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
     v[rank - 1]
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
