@@ -99,9 +99,9 @@ pub struct ConfigFile {
     /// TCP limits.
     #[serde(default)]
     pub tcp: Option<TcpFile>,
-    /// UDP worker tasks per socket.
+    /// UDP threads, batches and socket buffers.
     #[serde(default)]
-    pub udp_workers: Option<Spanned<usize>>,
+    pub udp: Option<UdpFile>,
     /// Log format.
     #[serde(default)]
     pub log_format: Option<LogFormat>,
@@ -142,6 +142,20 @@ pub struct HistoryFile {
     pub answers_interval: Option<Spanned<String>>,
     /// Checkpoint the WAL this often (`10s`).
     pub checkpoint_interval: Option<Spanned<String>>,
+}
+
+/// `udp:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UdpFile {
+    /// Threads (each with its own socket) per listen address.
+    pub workers: Option<Spanned<usize>>,
+    /// Datagrams received and answered per system call.
+    pub batch: Option<Spanned<usize>>,
+    /// Receive buffer per socket, bytes.
+    pub receive_buffer_bytes: Option<Spanned<usize>>,
+    /// Send buffer per socket, bytes.
+    pub send_buffer_bytes: Option<Spanned<usize>>,
 }
 
 /// `overrides:` block.
@@ -439,7 +453,7 @@ impl SettingsCx {
         self.diags.push(&self.file, at, path, Code::InvalidSetting, message);
     }
 
-    /// `listen`, `tcp`, `udp_workers`.
+    /// `listen`, `tcp`, `udp`.
     fn listen(&mut self, parsed: &ConfigFile) -> ListenConfig {
         let mut listen = ListenConfig::default();
         if let Some(addrs) = &parsed.listen {
@@ -456,20 +470,35 @@ impl SettingsCx {
                 if !(1..=300).contains(&idle.value) {
                     self.bad(pos(idle), "tcp.idle_timeout_secs", format!("{}; expected 1 to 300", idle.value));
                 }
-                listen.tcp_idle = Duration::from_secs(idle.value);
+                listen.tcp.idle = Duration::from_secs(idle.value);
             }
             if let Some(max) = &t.max_connections {
                 if max.value == 0 {
                     self.bad(pos(max), "tcp.max_connections", "0; expected at least 1".to_string());
                 }
-                listen.tcp_max_connections = max.value;
+                listen.tcp.max_connections = max.value;
             }
         }
-        if let Some(w) = &parsed.udp_workers {
-            if !(1..=256).contains(&w.value) {
-                self.bad(pos(w), "udp_workers", format!("{}; expected 1 to 256", w.value));
+        if let Some(u) = &parsed.udp {
+            let mut setting = |value: &Option<Spanned<usize>>, path: &str, range: std::ops::RangeInclusive<usize>, expected: &str| {
+                let v = value.as_ref()?;
+                if !range.contains(&v.value) {
+                    self.bad(pos(v), path, format!("{}; expected {expected}", v.value));
+                }
+                Some(v.value)
+            };
+            if let Some(v) = setting(&u.workers, "udp.workers", 1..=256, "1 to 256") {
+                listen.udp.workers = v;
             }
-            listen.udp_workers = w.value;
+            if let Some(v) = setting(&u.batch, "udp.batch", 1..=1024, "1 to 1024") {
+                listen.udp.batch = v;
+            }
+            if let Some(v) = setting(&u.receive_buffer_bytes, "udp.receive_buffer_bytes", 65_536..=1 << 30, "65536 to 1073741824") {
+                listen.udp.receive_buffer = v;
+            }
+            if let Some(v) = setting(&u.send_buffer_bytes, "udp.send_buffer_bytes", 65_536..=1 << 30, "65536 to 1073741824") {
+                listen.udp.send_buffer = v;
+            }
         }
         listen
     }

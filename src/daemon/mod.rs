@@ -96,6 +96,7 @@ pub struct Running {
     /// The control plane (overrides, reload).
     pub control: Arc<Control>,
     tasks: JoinSet<()>,
+    dns: listener::DnsThreads,
     telemetry: mpsc::Sender<Observation>,
 }
 
@@ -125,7 +126,12 @@ impl Running {
     /// writer writes what is queued and closes the database.
     pub async fn shutdown(mut self) {
         self.stop.cancel();
+        self.dns.stop();
         while self.tasks.join_next().await.is_some() {}
+        let dns = self.dns;
+        if tokio::task::spawn_blocking(move || dns.join()).await.is_err() {
+            tracing::error!("DNS threads did not stop cleanly");
+        }
         self.control.history.stop().await;
     }
 }
@@ -196,7 +202,7 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     let plan = steer::plan(&zones, &crate::health::NoHealth, &overrides, now, config.cells);
     let publisher = Publisher::with_plan(zones, geo, plan, config.cells);
     let reader = publisher.reader();
-    let bound = listener::bind(&config.listen.addrs).await.map_err(StartError::Bind)?;
+    let bound = listener::bind(&config.listen).map_err(StartError::Bind)?;
     let admin_listener = match config.admin_listen {
         Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| StartError::Bind(std::io::Error::new(e.kind(), format!("admin API {addr}: {e}"))))?),
         None => None,
@@ -209,7 +215,8 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     let counters = DnsCounters::new(config.metrics_max_names);
     let steering = SteeringCounters::new(config.metrics_max_names);
     let probe_stats = ProbeStats::new();
-    listener::spawn(bound, Handler::new(reader.clone()), &counters, &config.listen, stop.clone(), &mut tasks);
+    let dns = listener::spawn(bound, &Handler::new(reader.clone()), &counters, &config.listen).map_err(StartError::Bind)?;
+    tasks.spawn(dns.stop_on(stop.clone()));
 
     let (probe_tx, probe_rx) = mpsc::channel(PROBE_QUEUE);
     let (telemetry_tx, telemetry_rx) = mpsc::channel(TELEMETRY_QUEUE);
@@ -259,7 +266,7 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     }
     ready.store(true, Ordering::Release);
     tracing::info!(?udp, ?tcp, ?admin, generation = 1, "serving");
-    Ok(Running { udp, tcp, admin, reader, events, stop, control, tasks, telemetry: telemetry_tx })
+    Ok(Running { udp, tcp, admin, reader, events, stop, control, tasks, dns, telemetry: telemetry_tx })
 }
 
 /// Tell systemd (Type=notify) something, if we run under it. Best effort: a missing socket is

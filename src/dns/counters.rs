@@ -63,8 +63,12 @@ const RCODE_OTHER: usize = RCODES.len();
 const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 const N_QUERIES: usize = TRANSPORTS.len() * N_QTYPES * N_RCODES;
 const ECS: [&str; 2] = ["present", "absent"];
-const DROP_REASONS: [(DropReason, &str); 3] =
-    [(DropReason::Short, "short"), (DropReason::Response, "response"), (DropReason::SourcePortZero, "source_port_zero")];
+const DROP_REASONS: [(DropReason, &str); 4] = [
+    (DropReason::Short, "short"),
+    (DropReason::Response, "response"),
+    (DropReason::SourcePortZero, "source_port_zero"),
+    (DropReason::Oversized, "oversized"),
+];
 
 /// QTYPE -> label index, a table lookup (QTYPE 257 is CAA, the largest listed).
 const QTYPE_INDEX: [u8; 258] = {
@@ -112,6 +116,7 @@ fn drop_index(reason: DropReason) -> usize {
         DropReason::Short => 0,
         DropReason::Response => 1,
         DropReason::SourcePortZero => 2,
+        DropReason::Oversized => 3,
     }
 }
 

@@ -1,59 +1,54 @@
-//! UDP and TCP listeners. Own loops rather than hickory's `Server`: a UDP packet is answered
-//! inline by a fixed pool of workers (no task spawn per packet), QR=1 packets are dropped
-//! before decoding, and TCP has a connection cap, an idle timeout and a back-off when the
-//! process runs out of descriptors. Each UDP worker owns its counters; TCP connections count
-//! in the counters of the thread they run on.
+//! The DNS listeners: binds every address (TCP first, then a group of UDP sockets on the same
+//! port) and starts the threads that serve them, off the control plane's runtime:
+//!
+//! - UDP (`udp`): `udp.workers` OS threads per address, each with its own `SO_REUSEPORT`
+//!   socket, batched `recvmmsg`/`sendmmsg`, no runtime.
+//! - TCP (`tcp`): one OS thread with a single-threaded runtime for every address.
+//!
+//! The control plane (engine ticks, probes, admin API, reloads) keeps the runtime that called
+//! `start`; the kernel schedules all of them, so a flood on one path cannot starve the others.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::DnsCounters;
-use super::handler::{Handler, Transport};
-use super::wire::DropReason;
+use super::handler::Handler;
+use super::tcp::{self, TcpConfig};
+use super::udp::{self, UdpConfig, UdpGroup};
 
 /// Listener settings.
 #[derive(Debug, Clone)]
 pub struct ListenConfig {
     /// Addresses to serve on, UDP and TCP on each.
     pub addrs: Vec<SocketAddr>,
-    /// TCP connections idle longer than this are closed.
-    pub tcp_idle: Duration,
-    /// Most TCP connections open at once; more wait in the kernel backlog.
-    pub tcp_max_connections: usize,
-    /// UDP worker tasks per socket.
-    pub udp_workers: usize,
+    /// TCP limits.
+    pub tcp: TcpConfig,
+    /// UDP threads, batches and socket buffers.
+    pub udp: UdpConfig,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
-        ListenConfig {
-            addrs: vec![SocketAddr::from(([127, 0, 0, 1], 5353))],
-            tcp_idle: Duration::from_secs(10),
-            tcp_max_connections: 1024,
-            udp_workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
-        }
+        ListenConfig { addrs: vec![SocketAddr::from(([127, 0, 0, 1], 5353))], tcp: TcpConfig::default(), udp: UdpConfig::default() }
     }
 }
 
 /// Sockets bound and ready to serve.
 #[derive(Debug)]
 pub struct Bound {
-    udp: Vec<Arc<UdpSocket>>,
-    tcp: Vec<TcpListener>,
+    udp: Vec<UdpGroup>,
+    tcp: Vec<std::net::TcpListener>,
 }
 
 impl Bound {
     /// The UDP addresses actually bound (ports resolved).
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
-        self.udp.iter().filter_map(|s| s.local_addr().ok()).collect()
+        self.udp.iter().map(|g| g.addr).collect()
     }
 
     /// The TCP addresses actually bound.
@@ -62,206 +57,82 @@ impl Bound {
     }
 }
 
-/// A socket for `addr`; IPv6 sockets are IPv6-only (Linux would otherwise let `[::]:53` take
-/// IPv4 too and refuse a separate `0.0.0.0:53`).
-fn socket(addr: SocketAddr, kind: socket2::Type, protocol: socket2::Protocol) -> io::Result<socket2::Socket> {
-    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), kind, Some(protocol))?;
-    if addr.is_ipv6() {
-        sock.set_only_v6(true)?;
-    }
-    sock.set_nonblocking(true)?;
-    Ok(sock)
-}
-
-fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let sock = socket(addr, socket2::Type::DGRAM, socket2::Protocol::UDP)?;
-    sock.bind(&addr.into())?;
-    UdpSocket::from_std(sock.into())
-}
-
-fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
-    let sock = socket(addr, socket2::Type::STREAM, socket2::Protocol::TCP)?;
-    // Restarts must not wait out TIME_WAIT connections of the previous process.
-    sock.set_reuse_address(true)?;
-    sock.bind(&addr.into())?;
-    sock.listen(1024)?;
-    TcpListener::from_std(sock.into())
-}
-
-/// Bind UDP and TCP on every address. With port 0 the UDP port is chosen by the OS and TCP is
-/// bound to the same port (retrying a few times if that TCP port is taken).
-pub async fn bind(addrs: &[SocketAddr]) -> io::Result<Bound> {
+/// Bind TCP and a UDP socket group on every address. TCP comes first and without
+/// `SO_REUSEPORT`, so a second server on the same port fails before it could take a share of
+/// the port's UDP traffic. With port 0 the OS picks the TCP port and UDP binds the same one
+/// (retried a few times when that UDP port is taken).
+pub fn bind(config: &ListenConfig) -> io::Result<Bound> {
     let mut bound = Bound { udp: Vec::new(), tcp: Vec::new() };
-    for addr in addrs {
+    for addr in &config.addrs {
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let udp = bind_udp(*addr).map_err(|e| io::Error::new(e.kind(), format!("UDP {addr}: {e}")))?;
-            let actual = udp.local_addr()?;
-            match bind_tcp(actual) {
-                Ok(tcp) => {
-                    bound.udp.push(Arc::new(udp));
+            let tcp = tcp::bind(*addr).map_err(|e| io::Error::new(e.kind(), format!("TCP {addr}: {e}")))?;
+            let actual = tcp.local_addr()?;
+            match UdpGroup::bind(actual, &config.udp) {
+                Ok(group) => {
+                    bound.udp.push(group);
                     bound.tcp.push(tcp);
                     break;
                 }
                 Err(e) if addr.port() == 0 && attempts < 20 && e.kind() == io::ErrorKind::AddrInUse => continue,
-                Err(e) => return Err(io::Error::new(e.kind(), format!("TCP {actual}: {e}"))),
+                Err(e) => return Err(io::Error::new(e.kind(), format!("UDP {actual}: {e}"))),
             }
         }
     }
     Ok(bound)
 }
 
-/// Start serving on `bound` until `stop` is cancelled, counting in `counters`.
-pub fn spawn(bound: Bound, handler: Handler, counters: &DnsCounters, config: &ListenConfig, stop: CancellationToken, tasks: &mut JoinSet<()>) {
-    for socket in bound.udp {
-        for _ in 0..config.udp_workers.max(1) {
-            tasks.spawn(udp_worker(Arc::clone(&socket), handler.clone(), counters.clone(), stop.clone()));
-        }
-    }
-    let permits = Arc::new(Semaphore::new(config.tcp_max_connections.max(1)));
-    for listener in bound.tcp {
-        let tcp = Tcp { handler: handler.clone(), counters: counters.clone(), idle: config.tcp_idle };
-        tasks.spawn(tcp_acceptor(listener, tcp, Arc::clone(&permits), stop.clone()));
-    }
+/// The DNS threads. Dropping this stops them (without waiting); `join` waits.
+#[derive(Debug)]
+pub struct DnsThreads {
+    threads: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    tcp_stop: CancellationToken,
 }
 
-/// Packets a UDP worker answers before it yields to the runtime: the control plane (engine
-/// ticks, admin API, signals) shares these threads until the UDP path gets its own, and must
-/// not starve under sustained load.
-const YIELD_EVERY: u32 = 64;
+impl DnsThreads {
+    /// Tell every thread to stop: UDP threads finish the batch in hand (within their
+    /// 100 ms receive timeout when idle), TCP closes its connections.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.tcp_stop.cancel();
+    }
 
-/// Drain the socket with non-blocking receives and park on readiness only when it is empty:
-/// under load a worker goes back to the reactor only every `YIELD_EVERY` packets, so a query
-/// costs two syscalls.
-async fn udp_worker(socket: Arc<UdpSocket>, handler: Handler, counters: DnsCounters, stop: CancellationToken) {
-    let mut counts = counters.worker();
-    let mut buf = vec![0u8; 65_535];
-    let mut reply = Vec::with_capacity(1232);
-    let mut served = 0u32;
-    loop {
-        served = served.wrapping_add(1);
-        if served % YIELD_EVERY == 0 {
-            tokio::task::yield_now().await;
+    /// A flag that stops the threads when set, for a watcher that only has the token.
+    pub fn stop_on(&self, stop: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+        let stopping = Arc::clone(&self.stopping);
+        let tcp_stop = self.tcp_stop.clone();
+        async move {
+            stop.cancelled().await;
+            stopping.store(true, Ordering::Relaxed);
+            tcp_stop.cancel();
         }
-        let (len, src) = match socket.try_recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                tokio::select! {
-                    r = socket.readable() => {
-                        if let Err(e) = r {
-                            tracing::warn!(error = %e, "udp socket failed");
-                            return;
-                        }
-                    }
-                    _ = stop.cancelled() => return,
-                }
-                continue;
+    }
+
+    /// Stop and wait for every thread to finish (blocking).
+    pub fn join(mut self) {
+        self.stop();
+        for thread in std::mem::take(&mut self.threads) {
+            if thread.join().is_err() {
+                tracing::error!("a DNS thread panicked");
             }
-            Err(e) => {
-                // ICMP errors from earlier sends surface here on some systems; keep serving.
-                tracing::debug!(error = %e, "udp receive error");
-                continue;
-            }
-        };
-        if stop.is_cancelled() {
-            return;
-        }
-        if src.port() == 0 {
-            counts.dropped(DropReason::SourcePortZero);
-            continue;
-        }
-        if !handler.handle_counted(&buf[..len], src, Transport::Udp, &mut reply, &mut counts) {
-            continue;
-        }
-        let sent = match socket.try_send_to(&reply, src) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => socket.send_to(&reply, src).await,
-            other => other,
-        };
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, %src, "udp send error");
         }
     }
 }
 
-/// What every TCP connection needs.
-#[derive(Clone)]
-struct Tcp {
-    handler: Handler,
-    counters: DnsCounters,
-    idle: Duration,
+impl Drop for DnsThreads {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
-async fn tcp_acceptor(listener: TcpListener, tcp: Tcp, permits: Arc<Semaphore>, stop: CancellationToken) {
-    let mut conns = JoinSet::new();
-    loop {
-        let Ok(permit) = (tokio::select! {
-            p = Arc::clone(&permits).acquire_owned() => p,
-            _ = stop.cancelled() => break,
-        }) else {
-            break;
-        };
-        let accepted = tokio::select! {
-            a = listener.accept() => a,
-            _ = stop.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, src)) => {
-                let tcp = tcp.clone();
-                let stop = stop.clone();
-                conns.spawn(async move {
-                    let _permit = permit;
-                    tokio::select! {
-                        r = tcp_connection(stream, src, &tcp) => {
-                            if let Err(e) = r { tracing::debug!(error = %e, %src, "tcp connection closed"); }
-                        }
-                        _ = stop.cancelled() => {}
-                    }
-                });
-            }
-            Err(e) => {
-                // EMFILE/ENFILE and friends: back off instead of spinning.
-                tracing::warn!(error = %e, "tcp accept failed; backing off");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-        while conns.try_join_next().is_some() {}
+/// Start serving `bound`, counting in `counters`.
+pub fn spawn(bound: Bound, handler: &Handler, counters: &DnsCounters, config: &ListenConfig) -> io::Result<DnsThreads> {
+    let mut threads = DnsThreads { threads: Vec::new(), stopping: Arc::new(AtomicBool::new(false)), tcp_stop: CancellationToken::new() };
+    for group in bound.udp {
+        threads.threads.extend(udp::spawn(group, handler, counters, config.udp.batch, &threads.stopping)?);
     }
-    conns.shutdown().await;
-}
-
-/// Serve length-prefixed queries on one connection until the client closes it, goes idle, or
-/// sends something that is not DNS.
-async fn tcp_connection(mut stream: TcpStream, src: SocketAddr, tcp: &Tcp) -> io::Result<()> {
-    let idle = tcp.idle;
-    stream.set_nodelay(true)?;
-    loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
-            Err(_) => return Ok(()),
-            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
-            Ok(r) => r?,
-        };
-        let len = usize::from(u16::from_be_bytes(len));
-        let mut msg = vec![0u8; len];
-        tokio::time::timeout(idle, stream.read_exact(&mut msg))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "idle in the middle of a message"))??;
-        let mut reply = Vec::with_capacity(512);
-        let answered = tcp
-            .counters
-            .with_thread_counters(|c| tcp.handler.handle_counted(&msg, src, Transport::Tcp, &mut reply, c))
-            .unwrap_or_else(|| tcp.handler.handle_into(&msg, src, Transport::Tcp, &mut reply));
-        if !answered {
-            // Junk on a stream: nothing sensible to answer, and framing may be lost.
-            return Ok(());
-        }
-        let Ok(reply_len) = u16::try_from(reply.len()) else {
-            return Ok(());
-        };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&reply_len.to_be_bytes());
-        framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
-    }
+    threads.threads.push(tcp::spawn(bound.tcp, handler.clone(), counters, config.tcp, threads.tcp_stop.clone())?);
+    Ok(threads)
 }

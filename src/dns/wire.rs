@@ -114,6 +114,9 @@ pub enum DropReason {
     Response,
     /// UDP from source port 0, which cannot be answered (dropped by the listener).
     SourcePortZero,
+    /// A UDP datagram longer than a receive slot (4,096 bytes): no query is that long, and
+    /// its end is lost (dropped by the listener).
+    Oversized,
 }
 
 /// Outcome of parsing.

@@ -162,7 +162,7 @@ pub const DNS_ECS: Family = family(
 pub const DNS_DROPPED: Family = family(
     "cdnsteer_dns_dropped_packets_total",
     Kind::Counter,
-    "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0).",
+    "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0; oversized: a UDP datagram over 4,096 bytes).",
 );
 
 /// 1 while a change freeze holds a reload back.

@@ -176,6 +176,7 @@ async fn dns_metrics_pass_promtool_and_count_what_happened() {
         dropped("short"),
         dropped("response"),
         dropped("source_port_zero"),
+        dropped("oversized"),
         ecs("present"),
         ecs("absent"),
         TRUNCATED.to_string(),
@@ -227,12 +228,16 @@ async fn dns_metrics_pass_promtool_and_count_what_happened() {
     let mut response = Ask::new("live.tv.test.", RecordType::A).bytes();
     response[2] |= 0x80;
     assert!(udp_raw(udp_addr, &response, Duration::from_millis(200)).await.is_none());
+    // Oversized: a datagram past the 4,096-byte receive slot (a query padded with zeros).
+    let mut oversized = Ask::new("live.tv.test.", RecordType::A).bytes();
+    oversized.resize(5000, 0);
+    assert!(udp_raw(udp_addr, &oversized, Duration::from_millis(200)).await.is_none());
 
     // Drops have no reply to wait for: scrape until they show (bounded).
     let mut text = scrape(admin).await;
     for _ in 0..50 {
         let s = samples(&text);
-        if s.get(&dropped("short")) == Some(&1.0) && s.get(&dropped("response")) == Some(&1.0) {
+        if [dropped("short"), dropped("response"), dropped("oversized")].iter().all(|d| s.get(d) == Some(&1.0)) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -256,6 +261,7 @@ async fn dns_metrics_pass_promtool_and_count_what_happened() {
         (dropped("short"), 1.0),
         (dropped("response"), 1.0),
         (dropped("source_port_zero"), 0.0),
+        (dropped("oversized"), 1.0),
     ];
     for (series, value) in &expect {
         assert_eq!(after.get(series), Some(value), "{series}:\n{text}");

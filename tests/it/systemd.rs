@@ -27,9 +27,9 @@ fn example_daemon_config_loads_with_every_value() {
     assert_eq!(config.listen.addrs, vec![v4, v6]);
     assert_eq!(config.cells.v4, 24);
     assert_eq!(config.cells.v6, 48);
-    assert_eq!(config.listen.tcp_idle, Duration::from_secs(10));
-    assert_eq!(config.listen.tcp_max_connections, 4096);
-    assert_eq!(config.listen.udp_workers, 4);
+    assert_eq!(config.listen.tcp.idle, Duration::from_secs(10));
+    assert_eq!(config.listen.tcp.max_connections, 4096);
+    assert_eq!((config.listen.udp.workers, config.listen.udp.batch, config.listen.udp.receive_buffer), (4, 32, 8 << 20));
     assert_eq!(config.log_format, LogFormat::Json);
     assert_eq!(config.state_dir, PathBuf::from("/var/lib/cdnsteer"));
     assert_eq!(config.override_max_expiry, 24 * 3_600_000);

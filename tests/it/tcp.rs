@@ -22,8 +22,8 @@ async fn start_with(idle: Duration, max_connections: usize) -> daemon::Running {
         ..Flags::default()
     };
     let mut config = Config::load(None, &overrides).expect("config");
-    config.listen.tcp_idle = idle;
-    config.listen.tcp_max_connections = max_connections;
+    config.listen.tcp.idle = idle;
+    config.listen.tcp.max_connections = max_connections;
     // State (the generated admin token) in a directory of its own, kept while the server runs.
     let state = tempfile::tempdir().expect("state dir");
     config.state_dir = state.keep();

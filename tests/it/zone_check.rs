@@ -720,7 +720,11 @@ cell_prefix:
 tcp:
   idle_timeout_secs: 30
   max_connections: 64
-udp_workers: 4
+udp:
+  workers: 4
+  batch: 64
+  receive_buffer_bytes: 1048576
+  send_buffer_bytes: 65536
 log_format: json
 watch: false
 history:
@@ -741,9 +745,9 @@ history:
     let addrs: Vec<String> = c.listen.addrs.iter().map(|a| a.to_string()).collect();
     assert_eq!(addrs, ["127.0.0.1:5300", "[::1]:5300"]);
     assert_eq!((c.cells.v4, c.cells.v6), (22, 48));
-    assert_eq!(c.listen.tcp_idle, Duration::from_secs(30));
-    assert_eq!(c.listen.tcp_max_connections, 64);
-    assert_eq!(c.listen.udp_workers, 4);
+    assert_eq!(c.listen.tcp.idle, Duration::from_secs(30));
+    assert_eq!(c.listen.tcp.max_connections, 64);
+    assert_eq!((c.listen.udp.workers, c.listen.udp.batch, c.listen.udp.receive_buffer, c.listen.udp.send_buffer), (4, 64, 1 << 20, 65_536));
     assert_eq!(c.log_format, LogFormat::Json);
 
     // The command line wins over the file.
@@ -803,8 +807,8 @@ fn config_invalid_setting_is_located() {
 
     // Every bad setting is reported, in line order.
     let (config, _, _dir) =
-        load_config("version: 1\nlisten: [\"nowhere\"]\ncell_prefix: {ipv6: 8}\ntcp: {idle_timeout_secs: 0}\nudp_workers: 0\n");
-    let err = config.expect_err("four bad settings");
+        load_config("version: 1\nlisten: [\"nowhere\"]\ncell_prefix: {ipv6: 8}\ntcp: {idle_timeout_secs: 0}\nudp: {workers: 0, batch: 2000, receive_buffer_bytes: 1000}\n");
+    let err = config.expect_err("six bad settings");
     let got: Vec<(Code, u64, &str)> = err.diagnostics.iter().map(|d| (d.code, d.pos.line, d.path.as_str())).collect();
     assert_eq!(
         got,
@@ -812,11 +816,13 @@ fn config_invalid_setting_is_located() {
             (Code::InvalidSetting, 2, "listen[0]"),
             (Code::InvalidSetting, 3, "cell_prefix.ipv6"),
             (Code::InvalidSetting, 4, "tcp.idle_timeout_secs"),
-            (Code::InvalidSetting, 5, "udp_workers"),
+            (Code::InvalidSetting, 5, "udp.workers"),
+            (Code::InvalidSetting, 5, "udp.batch"),
+            (Code::InvalidSetting, 5, "udp.receive_buffer_bytes"),
         ],
         "{err}"
     );
-    assert_eq!(err.summary(), "4 errors in 1 of 1 file");
+    assert_eq!(err.summary(), "6 errors in 1 of 1 file");
 
     // The history block: ranges, units, and a resolution longer than the retention.
     let (config, _, _dir) = load_config("version: 1\nhistory:\n  retention: 2h\n  full_resolution: 3h\n  keyframe_interval: 10m\n  answers_interval: 10\n  colour: red\n");
