@@ -26,3 +26,4 @@ mod history;
 mod dashboard;
 mod report;
 mod simulate;
+mod udp_path;
