@@ -172,6 +172,6 @@ async fn main() {
     let (t, n) = median(&mut |out| dns.render(&snapshot, out));
     println!("  DNS counters (no worker yet): {t:.1?} ({n} bytes)");
     let (t, n) = median(&mut |out| out.push_str(&cdnsteer::metrics::render()));
-    println!("  recorder: {t:.1?} ({n} bytes)");
+    println!("  process-wide counters: {t:.1?} ({n} bytes)");
     running.shutdown().await;
 }

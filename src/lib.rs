@@ -52,7 +52,7 @@
 //! GET /api/v1/explain --steer::explain over the same snapshot, with the DNS path's functions
 //! GET /metrics --metrics::steering (the snapshot's PlanExplain), metrics::signals (the engine's
 //!              SignalStore), metrics::events (engine tick reports), probe::stats (probe
-//!              tasks), dns::counters, the `metrics` recorder --> Prometheus text
+//!              tasks), dns::counters, metrics::process (process-wide) --> Prometheus text
 //! ```
 //!
 //! # Modules, lowest room first (a room imports only rooms above it in this list)

@@ -67,7 +67,7 @@ use crate::clock::Clock;
 use crate::config::NamedToken;
 use crate::health::events::EventLog;
 use crate::dns::{DnsCounters, ServedReader};
-use crate::metrics::SteeringCounters;
+use crate::metrics::{Intake, PROCESS, SteeringCounters};
 use crate::probe::ProbeStats;
 use crate::health::signal::Observation;
 
@@ -377,8 +377,8 @@ struct Accepted {
 
 async fn push_telemetry(State(state): State<AdminState>, request: Request) -> Response {
     let response = intake(&state, request).await;
-    let result = if response.status() == StatusCode::ACCEPTED { "accepted" } else { "rejected" };
-    metrics::counter!(crate::metrics::TELEMETRY_BATCHES.name, "result" => result).increment(1);
+    let result = if response.status() == StatusCode::ACCEPTED { Intake::Accepted } else { Intake::Rejected };
+    PROCESS.telemetry_batch(result);
     response
 }
 
@@ -415,12 +415,12 @@ async fn intake(state: &AdminState, request: Request) -> Response {
         Ok(accepted) => (accepted.observations, accepted.qoe),
         Err(e) => {
             tracing::debug!(source = %batch.source, error = %e, field = ?e.field, "telemetry refused");
-            metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "rejected").increment(batch.measurements.len() as u64);
+            PROCESS.telemetry_measurements(Intake::Rejected, batch.measurements.len() as u64);
             return error(StatusCode::BAD_REQUEST, e.message, e.field);
         }
     };
     let accepted = observations.len();
-    metrics::counter!(crate::metrics::TELEMETRY.name, "result" => "accepted").increment(accepted as u64);
+    PROCESS.telemetry_measurements(Intake::Accepted, accepted as u64);
     // Room for the whole batch first, then send: all of it reaches the engine or none does.
     match state.telemetry.reserve_many(accepted).await {
         Ok(permits) => permits.zip(observations).for_each(|(permit, o)| permit.send(o)),

@@ -22,7 +22,7 @@ use crate::health::engine::TickReport;
 use crate::health::events::{DecisionEvent, EventLog};
 use crate::health::signal::SignalStore;
 use crate::health::{Engine, Observation};
-use crate::metrics::SteeringCounters;
+use crate::metrics::{PROCESS, ReloadResult, SteeringCounters};
 use crate::overrides::store::{AuditEntry, OverrideStore};
 use crate::overrides::{Override, OverrideRequest, OverrideSet};
 use crate::probe::{self, ProbeStats};
@@ -141,7 +141,7 @@ impl Control {
         let st = &mut *guard;
         let round = steer::drive::round(&mut st.engine, &mut st.overrides, &zones, &mut observations, now, self.config.cells);
         if round.dropped > 0 {
-            metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(round.dropped as u64);
+            PROCESS.observations_dropped(round.dropped as u64);
         }
         self.history.observations(observations);
         self.record_expired(&guard.overrides, &round.expired, now).await;
@@ -251,7 +251,7 @@ impl Control {
                 if force.is_none() {
                     st.pending = Some(pending.clone());
                     drop(st);
-                    metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(1.0);
+                    PROCESS.set_change_pending(true);
                     self.audit_reload("reload.frozen", who, None, &pending, now).await;
                     self.record_freeze(&pending, FreezePhase::Pending, who, "reload held by the freeze", now);
                     return Err(ReloadError::Frozen(pending));
@@ -272,7 +272,7 @@ impl Control {
             *pending = None;
             (generation, report)
         };
-        metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(0.0);
+        PROCESS.set_change_pending(false);
         self.record_report(&zones, report, generation);
         self.restart_probes(probes).await;
         Ok(generation)
@@ -317,7 +317,7 @@ impl Control {
                 if st.pending.as_ref().is_some_and(|p| p.until <= now) {
                     st.pending = None;
                     drop(st);
-                    metrics::gauge!(crate::metrics::CHANGE_PENDING.name).set(0.0);
+                    PROCESS.set_change_pending(false);
                     let event = pending.map(|p| p.event).unwrap_or_default();
                     tracing::warn!(event = %event, error = %e, "the change held by the freeze no longer loads and was dropped; the previous configuration keeps serving: fix the files and reload");
                 }
@@ -359,18 +359,18 @@ impl Control {
         self.history.reload(self.clock.now(), who, took_ms, recorded);
         match result {
             Ok(generation) => {
-                metrics::counter!(crate::metrics::RELOADS.name, "result" => "ok").increment(1);
+                PROCESS.reload(ReloadResult::Ok);
                 tracing::info!(generation, who, took_ms = started.elapsed().as_millis() as u64, "reload complete");
                 Ok(generation)
             }
             Err(e) => {
                 let serving = self.current().await.generation;
                 if let ReloadError::Frozen(p) = &e {
-                    metrics::counter!(crate::metrics::RELOADS.name, "result" => "frozen").increment(1);
+                    PROCESS.reload(ReloadResult::Frozen);
                     tracing::warn!(generation = serving, who, event = %p.event, names = ?p.names, "change pending, frozen: the previous configuration keeps serving until the freeze ends");
                     return Err((serving, e));
                 }
-                metrics::counter!(crate::metrics::RELOADS.name, "result" => "failed").increment(1);
+                PROCESS.reload(ReloadResult::Failed);
                 for line in e.to_string().lines() {
                     tracing::error!("{line}");
                 }

@@ -171,7 +171,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
 /// `start`, with options.
 pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Running, StartError> {
-    crate::metrics::init();
     let mut zones = control::load_zones(&config).await.map_err(StartError::Zones)?;
     let event_set = control::load_events(&config, &zones).await.map_err(StartError::Zones)?;
     event_set.attach(&mut zones);

@@ -7,7 +7,7 @@ const fn family(name: &'static str, kind: Kind, help: &'static str) -> Family {
     Family { name, kind, help }
 }
 
-// --- The `metrics` recorder (process-wide; described and registered at zero by `init`). ---
+// --- Process-wide (`process::ProcessCounters`, bumped where things happen). ---
 
 /// Always 1, labelled with the version.
 pub const BUILD_INFO: Family = family("cdnsteer_build_info", Kind::Gauge, "Always 1; the version label says which cdnsteer build is running.");
@@ -30,6 +30,13 @@ pub const OBSERVATIONS_DROPPED: Family = family(
     "cdnsteer_observations_dropped_total",
     Kind::Counter,
     "Probe or telemetry observations dropped: the engine queue was full, or their CDN and region already had the most vantages kept.",
+);
+
+/// 1 while a change freeze holds a reload back.
+pub const CHANGE_PENDING: Family = family(
+    "cdnsteer_change_pending_frozen",
+    Kind::Gauge,
+    "1 while an event's change freeze holds a reload back (the previous configuration keeps serving until the window ends or a forced reload), else 0.",
 );
 
 // --- The served snapshot (read at scrape time). ---
@@ -165,13 +172,6 @@ pub const DNS_DROPPED: Family = family(
     "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0; oversized: a UDP datagram over 4,096 bytes).",
 );
 
-/// 1 while a change freeze holds a reload back.
-pub const CHANGE_PENDING: Family = family(
-    "cdnsteer_change_pending_frozen",
-    Kind::Gauge,
-    "1 while an event's change freeze holds a reload back (the previous configuration keeps serving until the window ends or a forced reload), else 0.",
-);
-
 // --- The history writer (`history::HistoryStats`). ---
 
 /// History writes failing now.
@@ -193,16 +193,17 @@ pub const HISTORY_DROPPED: Family = family(
     "History records that were never written, by reason: queue_full (the writer could not keep up; the control plane never waits for it) or write_failed (writes failed until the in-memory backlog overflowed, at shutdown, or after the writer thread stopped).",
 );
 
-/// The families that go through the `metrics` recorder; `init` describes them.
-pub const RECORDED: &[Family] = &[BUILD_INFO, RELOADS, TELEMETRY, TELEMETRY_BATCHES, OBSERVATIONS_DROPPED, CHANGE_PENDING];
+/// The process-wide families, in the order `ProcessCounters::render` writes them (counters,
+/// then gauges): the first ones of the scrape.
+pub const PROCESS_FAMILIES: &[Family] = &[RELOADS, TELEMETRY, TELEMETRY_BATCHES, OBSERVATIONS_DROPPED, BUILD_INFO, CHANGE_PENDING];
 
 /// Every family served at `/metrics`, in scrape order.
 pub const CATALOGUE: &[Family] = &[
-    BUILD_INFO,
     RELOADS,
     TELEMETRY,
     TELEMETRY_BATCHES,
     OBSERVATIONS_DROPPED,
+    BUILD_INFO,
     CHANGE_PENDING,
     GENERATION,
     CDN_SHARE,
@@ -248,8 +249,7 @@ mod tests {
                 assert!(!f.name.contains(bad), "{} is not in base units", f.name);
             }
         }
-        for f in RECORDED {
-            assert!(CATALOGUE.iter().any(|c| c.name == f.name), "{} recorded but not catalogued", f.name);
-        }
+        let first: Vec<&str> = CATALOGUE.iter().take(PROCESS_FAMILIES.len()).map(|f| f.name).collect();
+        assert_eq!(first, PROCESS_FAMILIES.iter().map(|f| f.name).collect::<Vec<_>>(), "the process-wide families open the scrape");
     }
 }

@@ -1,10 +1,10 @@
 //! Prometheus metrics: the catalogue of every family the admin API's `GET /metrics` serves
-//! (name, type and HELP, in `catalogue`), and the text-format writer for the series rendered
-//! by hand.
+//! (name, type and HELP, in `catalogue`), and the text-format writer every series is rendered
+//! with, by hand.
 //!
 //! One scrape is put together from these sources, none of them on the DNS path:
-//! - the `metrics` recorder (metrics-exporter-prometheus), for the few process-wide counters
-//!   bumped where things happen: reloads, telemetry, dropped observations, build info;
+//! - the process-wide atomics (`process::PROCESS`), bumped where things happen: reloads,
+//!   telemetry, dropped observations, the change freeze's pending flag, build info;
 //! - the served snapshot (`steering::render_snapshot`): generation, share, score and state per
 //!   name x region x CDN, fail-open, overrides in force, read from the `PlanExplain` that
 //!   `steer::plan` made with the table DNS answers from;
@@ -28,17 +28,15 @@
 
 mod catalogue;
 pub mod events;
+pub mod process;
 pub mod signals;
 pub mod steering;
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
-
-use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use catalogue::*;
 pub use events::SteeringCounters;
+pub use process::{Intake, PROCESS, ProcessCounters, ReloadResult};
 
 /// The name label of series that stand for every steered name past `metrics.max_names`.
 pub const OTHER_NAME: &str = "_other";
@@ -75,46 +73,12 @@ pub struct Family {
     pub help: &'static str,
 }
 
-static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-
-/// Install the recorder (once per process), describe every recorded family and register the
-/// ones with known labels at zero. Returns `None` if some other recorder was installed first
-/// (the recorded families are then not exported; the others still are).
-pub fn init() -> Option<&'static PrometheusHandle> {
-    HANDLE
-        .get_or_init(|| {
-            let handle = match PrometheusBuilder::new().install_recorder() {
-                Ok(h) => h,
-                Err(e) => {
-                    tracing::warn!(error = %e, "metrics recorder not installed; the recorded families will be missing from /metrics");
-                    return None;
-                }
-            };
-            for family in RECORDED {
-                match family.kind {
-                    Kind::Counter => describe_counter!(family.name, Unit::Count, family.help),
-                    Kind::Gauge => describe_gauge!(family.name, Unit::Count, family.help),
-                    Kind::Histogram => describe_histogram!(family.name, Unit::Seconds, family.help),
-                }
-            }
-            metrics::gauge!(BUILD_INFO.name, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
-            for result in ["ok", "failed", "frozen"] {
-                metrics::counter!(RELOADS.name, "result" => result).absolute(0);
-            }
-            metrics::gauge!(CHANGE_PENDING.name).set(0.0);
-            for result in ["accepted", "rejected"] {
-                metrics::counter!(TELEMETRY.name, "result" => result).absolute(0);
-                metrics::counter!(TELEMETRY_BATCHES.name, "result" => result).absolute(0);
-            }
-            metrics::counter!(OBSERVATIONS_DROPPED.name).absolute(0);
-            Some(handle)
-        })
-        .as_ref()
-}
-
-/// The recorder's series in the Prometheus text format (the admin API appends the others).
+/// The process-wide series ([`PROCESS`]) in the Prometheus text format (the admin API
+/// appends the others).
 pub fn render() -> String {
-    init().map(PrometheusHandle::render).unwrap_or_default()
+    let mut out = String::new();
+    PROCESS.render(&mut out);
+    out
 }
 
 /// Append the `# HELP` and `# TYPE` lines of `family`.

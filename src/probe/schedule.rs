@@ -170,7 +170,7 @@ impl Runner {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.dropped += 1;
-                metrics::counter!(crate::metrics::OBSERVATIONS_DROPPED.name).increment(1);
+                crate::metrics::PROCESS.observations_dropped(1);
                 let now = Instant::now();
                 if self.last_warn.is_none_or(|t| now.duration_since(t) >= WARN_EVERY) {
                     let p = &self.probe;
