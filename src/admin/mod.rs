@@ -102,6 +102,8 @@ pub struct AdminState {
     pub steering: SteeringCounters,
     /// Probe durations and failures.
     pub probes: ProbeStats,
+    /// Engine ticks and how late they started.
+    pub ticks: crate::metrics::ticks::EngineTicks,
     /// The live dashboard: its data source and the hub its streams follow.
     pub dashboard: dashboard::Dashboard,
     /// The history: QoE from telemetry and annotations go in; annotations are read back.
@@ -191,6 +193,7 @@ async fn prometheus(State(state): State<AdminState>) -> Response {
         state.probes.render(&mut body);
         state.dns.render(&snapshot, &mut body);
         state.history.stats().render(&mut body);
+        state.ticks.render(&mut body);
         body
     })
     .await;

@@ -28,6 +28,7 @@ use crate::geo::GeoError;
 use crate::health::events::EventLog;
 use crate::health::{Engine, HealthView, Observation, RegionHealth};
 use crate::metrics::SteeringCounters;
+use crate::metrics::ticks::EngineTicks;
 use crate::probe::ProbeStats;
 use crate::overrides::store::{OverrideStore, StoreError};
 use crate::publish::Publisher;
@@ -138,7 +139,7 @@ impl Running {
 
 /// The engine loop: sleep until the next zone is due (or an override expires, at most
 /// `MAX_SLEEP`), take what arrived on both queues, and tick the control plane.
-async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observation>, mut telemetry: mpsc::Receiver<Observation>) {
+async fn engine_task(control: Arc<Control>, ticks: EngineTicks, mut probes: mpsc::Receiver<Observation>, mut telemetry: mpsc::Receiver<Observation>) {
     loop {
         let wait = {
             let st = control.state.lock().await;
@@ -148,10 +149,13 @@ async fn engine_task(control: Arc<Control>, mut probes: mpsc::Receiver<Observati
             let due = st.engine.next_due(&zones).min(st.overrides.next_expiry().unwrap_or(u64::MAX)).min(st.events.next_boundary(now).unwrap_or(u64::MAX));
             Duration::from_millis(due.saturating_sub(control.clock.now())).clamp(Duration::from_millis(5), MAX_SLEEP)
         };
+        let asleep = std::time::Instant::now();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = control.stop.cancelled() => return,
         }
+        // How much later than asked the runtime woke us: the control plane's own lag.
+        ticks.record(asleep.elapsed().saturating_sub(wait).as_secs_f64());
         let mut observations = Vec::new();
         while let Ok(o) = probes.try_recv() {
             observations.push(o);
@@ -238,7 +242,8 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
     });
     control.history.plan(&reader.load_full(), now);
     control.history.spawn_answers(counters.clone(), reader.clone(), clock.clone(), stop.clone(), &mut tasks);
-    tasks.spawn(engine_task(Arc::clone(&control), probe_rx, telemetry_rx));
+    let ticks = EngineTicks::new();
+    tasks.spawn(engine_task(Arc::clone(&control), ticks.clone(), probe_rx, telemetry_rx));
     control.restart_probes(probe_set).await;
     if control.config.watch {
         // Without a watcher the other triggers still work: say so, do not refuse to serve.
@@ -255,7 +260,7 @@ pub async fn start_with(mut config: Config, options: StartOptions) -> Result<Run
             Some(path) => admin::dashboard::Dashboard::over_history(path.to_path_buf(), control.config.history.answers_interval_ms),
             None => admin::dashboard::Dashboard::in_memory(now),
         };
-        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, history: control.history.handle(), dashboard };
+        let state = AdminState { reader: reader.clone(), telemetry: telemetry_tx.clone(), events: Arc::clone(&events), tokens, clock, ready: Arc::clone(&ready), ops, dns: counters, steering, probes: probe_stats, ticks, history: control.history.handle(), dashboard };
         let stop = stop.clone();
         tasks.spawn(async move {
             if let Err(e) = admin::serve(listener, state, stop).await {

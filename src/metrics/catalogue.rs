@@ -192,6 +192,18 @@ pub const HISTORY_DROPPED: Family = family(
     Kind::Counter,
     "History records that were never written, by reason: queue_full (the writer could not keep up; the control plane never waits for it) or write_failed (writes failed until the in-memory backlog overflowed, at shutdown, or after the writer thread stopped).",
 );
+/// Engine ticks run.
+pub const ENGINE_TICKS: Family = family(
+    "cdnsteer_engine_ticks_total",
+    Kind::Counter,
+    "Health engine ticks run (each zone ticks at its own tick_ms; one tick covers every zone due).",
+);
+/// How late engine ticks started.
+pub const ENGINE_TICK_LAG: Family = family(
+    "cdnsteer_engine_tick_lag_seconds",
+    Kind::Histogram,
+    "How late each engine tick started after the time it was due: the control plane's scheduling delay (DNS runs on threads of its own).",
+);
 
 /// The process-wide families, in the order `ProcessCounters::render` writes them (counters,
 /// then gauges): the first ones of the scrape.
@@ -229,6 +241,8 @@ pub const CATALOGUE: &[Family] = &[
     HISTORY_DEGRADED,
     HISTORY_WRITTEN,
     HISTORY_DROPPED,
+    ENGINE_TICKS,
+    ENGINE_TICK_LAG,
 ];
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod events;
 pub mod process;
 pub mod signals;
 pub mod steering;
+pub mod ticks;
 
 use std::fmt::Write as _;
 

@@ -78,6 +78,7 @@ impl Admin {
             dns: cdnsteer::dns::DnsCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
             steering: cdnsteer::metrics::SteeringCounters::new(cdnsteer::dns::counters::DEFAULT_MAX_NAMES),
             probes: cdnsteer::probe::ProbeStats::new(),
+            ticks: cdnsteer::metrics::ticks::EngineTicks::new(),
             history: cdnsteer::history::HistoryHandle::disabled(),
             dashboard: cdnsteer::admin::dashboard::Dashboard::in_memory(0),
         };

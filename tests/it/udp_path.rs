@@ -33,7 +33,7 @@ async fn scrape(admin: SocketAddr) -> HashMap<String, f64> {
 
 /// Sum of a family's samples whose labels contain every one of `with`.
 fn sum(s: &HashMap<String, f64>, family: &str, with: &[&str]) -> f64 {
-    s.iter().filter(|(k, _)| k.starts_with(&format!("{family}{{")) && with.iter().all(|w| k.contains(w))).map(|(_, v)| v).sum()
+    s.iter().filter(|(k, _)| (k.as_str() == family || k.starts_with(&format!("{family}{{"))) && with.iter().all(|w| k.contains(w))).map(|(_, v)| v).sum()
 }
 
 /// Ask `to` from an unconnected socket bound to `from`, and return the reply and the address
