@@ -77,7 +77,10 @@
 //! - [`snapshot`]: the immutable served state and its read handle (generic over the wire
 //!   table, so it sits below `dns`).
 //! - [`dns`]: the only hickory user: record table, pure answer, handler, wire fast path,
-//!   listeners, per-worker DNS counters (`dns::counters`), the packet fuzz body.
+//!   listeners (`dns::udp`: OS threads with a `SO_REUSEPORT` socket each and batched
+//!   `recvmmsg`/`sendmmsg`; `dns::tcp`: a thread with its own runtime), `dns::sys` (the
+//!   crate's only `unsafe` code: the batched system calls and socket options), per-thread DNS
+//!   counters (`dns::counters`), the packet fuzz body.
 //! - [`publish`]: the single writer of the snapshot (builds the wire table with `dns`).
 //! - [`probe`]: active HTTP(S) probes of CDN edges -> Observation, and their duration
 //!   histograms and failure counters (`probe::stats`).
@@ -105,6 +108,8 @@
 //!   the engine task, signals, readiness, reload triggers (SIGHUP, `POST /api/v1/reload`, the
 //!   zones/GeoIP file watcher).
 //! - [`cli`]: the binary's commands (`report` among them); [`fuzz`]: fuzz target bodies replayed by `cargo test`.
+
+#![deny(unsafe_code)]
 
 pub mod admin;
 pub mod cli;

@@ -130,11 +130,13 @@ impl Worker {
                 Ok(n) => n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
                 Err(e) => {
-                    // ICMP errors from earlier sends and the like: keep serving, log once.
+                    // Out of memory and the like: keep serving, log once per kind, and do not
+                    // spin on an error that repeats.
                     if last_error != Some(e.kind()) {
-                        tracing::debug!(error = %e, "udp receive error");
+                        tracing::warn!(error = %e, "udp receive error");
                         last_error = Some(e.kind());
                     }
+                    std::thread::sleep(Duration::from_millis(1));
                     continue;
                 }
             };
