@@ -102,6 +102,9 @@ pub struct ConfigFile {
     /// UDP threads, batches and socket buffers.
     #[serde(default)]
     pub udp: Option<UdpFile>,
+    /// The older spelling of `udp.workers`, still read.
+    #[serde(default)]
+    pub udp_workers: Option<Spanned<usize>>,
     /// Log format.
     #[serde(default)]
     pub log_format: Option<LogFormat>,
@@ -478,6 +481,14 @@ impl SettingsCx {
                 }
                 listen.tcp.max_connections = max.value;
             }
+        }
+        if let Some(w) = &parsed.udp_workers {
+            if parsed.udp.as_ref().is_some_and(|u| u.workers.is_some()) {
+                self.bad(pos(w), "udp_workers", "set twice: `udp_workers` is the older spelling of `udp.workers`; keep only `udp.workers`".to_string());
+            } else if !(1..=256).contains(&w.value) {
+                self.bad(pos(w), "udp_workers", format!("{}; expected 1 to 256", w.value));
+            }
+            listen.udp.workers = w.value;
         }
         if let Some(u) = &parsed.udp {
             let mut setting = |value: &Option<Spanned<usize>>, path: &str, range: std::ops::RangeInclusive<usize>, expected: &str| {

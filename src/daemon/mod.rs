@@ -141,21 +141,23 @@ impl Running {
 /// `MAX_SLEEP`), take what arrived on both queues, and tick the control plane.
 async fn engine_task(control: Arc<Control>, ticks: EngineTicks, mut probes: mpsc::Receiver<Observation>, mut telemetry: mpsc::Receiver<Observation>) {
     loop {
-        let wait = {
+        let (wait, target) = {
             let st = control.state.lock().await;
             let zones = st.publisher.current().zones.clone();
             let now = control.clock.now();
             // The next zone tick, override expiry, or event boundary (a freeze ending).
             let due = st.engine.next_due(&zones).min(st.overrides.next_expiry().unwrap_or(u64::MAX)).min(st.events.next_boundary(now).unwrap_or(u64::MAX));
-            Duration::from_millis(due.saturating_sub(control.clock.now())).clamp(Duration::from_millis(5), MAX_SLEEP)
+            let wait = Duration::from_millis(due.saturating_sub(now)).clamp(Duration::from_millis(5), MAX_SLEEP);
+            // What this round is for: the due time (already past when the last round ran
+            // late), or the wake-up `MAX_SLEEP` allows.
+            (wait, due.min(now.saturating_add(wait.as_millis() as u64)))
         };
-        let asleep = std::time::Instant::now();
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = control.stop.cancelled() => return,
         }
-        // How much later than asked the runtime woke us: the control plane's own lag.
-        ticks.record(asleep.elapsed().saturating_sub(wait).as_secs_f64());
+        // How late this round starts against that time: the control plane's own lag.
+        ticks.record(control.clock.now().saturating_sub(target) as f64 / 1000.0);
         let mut observations = Vec::new();
         while let Ok(o) = probes.try_recv() {
             observations.push(o);

@@ -10,7 +10,6 @@
 //! blocks and the folded totals together under the same mutex, so no count is ever seen twice
 //! or lost, and every counter only goes up.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -63,11 +62,12 @@ const RCODE_OTHER: usize = RCODES.len();
 const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 const N_QUERIES: usize = TRANSPORTS.len() * N_QTYPES * N_RCODES;
 const ECS: [&str; 2] = ["present", "absent"];
-const DROP_REASONS: [(DropReason, &str); 4] = [
+const DROP_REASONS: [(DropReason, &str); 5] = [
     (DropReason::Short, "short"),
     (DropReason::Response, "response"),
     (DropReason::SourcePortZero, "source_port_zero"),
     (DropReason::Oversized, "oversized"),
+    (DropReason::SendFailed, "send_failed"),
 ];
 
 /// QTYPE -> label index, a table lookup (QTYPE 257 is CAA, the largest listed).
@@ -117,6 +117,7 @@ fn drop_index(reason: DropReason) -> usize {
         DropReason::Response => 1,
         DropReason::SourcePortZero => 2,
         DropReason::Oversized => 3,
+        DropReason::SendFailed => 4,
     }
 }
 
@@ -322,32 +323,6 @@ impl DnsCounters {
         let block = Arc::new(Block::new(Arc::clone(&state.layout)));
         state.blocks.push((id, Arc::clone(&block)));
         WorkerCounters { shared: Arc::clone(&self.shared), id, block }
-    }
-
-    /// Run `f` with the calling thread's counters of this registry, registered on the first
-    /// call on each thread. For tasks that may move between threads (TCP connections): a task
-    /// never yields inside `f`, so each thread's block still has one writer. `None` only while
-    /// the thread is exiting.
-    pub fn with_thread_counters<R>(&self, f: impl FnOnce(&mut WorkerCounters) -> R) -> Option<R> {
-        thread_local! {
-            static COUNTERS: RefCell<Vec<WorkerCounters>> = const { RefCell::new(Vec::new()) };
-        }
-        COUNTERS
-            .try_with(|cell| {
-                let mut mine = cell.try_borrow_mut().ok()?;
-                let at = match mine.iter().position(|w| Arc::ptr_eq(&w.shared, &self.shared)) {
-                    Some(at) => at,
-                    None => {
-                        // Registries of servers that stopped are held only here: let them go.
-                        mine.retain(|w| Arc::strong_count(&w.shared) > 1);
-                        mine.push(self.worker());
-                        mine.len() - 1
-                    }
-                };
-                mine.get_mut(at).map(f)
-            })
-            .ok()
-            .flatten()
     }
 
     /// Append every DNS series to `out` in the Prometheus text format: the sum of all workers
@@ -659,30 +634,33 @@ mod tests {
     }
 
     #[test]
-    fn each_thread_counts_in_its_own_block() {
+    fn each_worker_counts_in_its_own_block_and_leaves_its_counts_when_it_ends() {
         let p = publisher();
         let counters = DnsCounters::new(DEFAULT_MAX_NAMES);
         let snap = p.current();
-        let count = |c: &DnsCounters| {
-            c.with_thread_counters(|w| {
-                w.dropped(DropReason::Short);
-                w.steered(&snap, &hit(0, 0, 0));
-            })
+        let count = |w: &mut WorkerCounters| {
+            w.dropped(DropReason::Short);
+            w.steered(&snap, &hit(0, 0, 0));
         };
-        assert!(count(&counters).is_some());
-        assert!(count(&counters).is_some());
+        let mut first = counters.worker();
+        count(&mut first);
+        count(&mut first);
         std::thread::scope(|s| {
-            s.spawn(|| count(&counters)).join().expect("thread");
+            s.spawn(|| {
+                let mut own = counters.worker();
+                count(&mut own);
+            })
+            .join()
+            .expect("thread");
         });
-        // Two threads, two blocks; the finished thread's block was folded when it exited.
+        // Two workers, two blocks; the finished one's was folded when it was dropped.
         let text = rendered(&counters, &p);
         assert_eq!(value(&text, r#"cdnsteer_dns_dropped_packets_total{reason="short"}"#), Some(3), "{text}");
         assert_eq!(value(&text, LIVE_KR_AKAMAI), Some(3), "{text}");
         assert_eq!(counters.shared.lock().blocks.len(), 1);
-        // Another registry on the same thread gets its own block.
-        let second = DnsCounters::new(DEFAULT_MAX_NAMES);
-        assert!(count(&second).is_some());
-        assert_eq!(value(&rendered(&second, &p), LIVE_KR_AKAMAI), Some(1));
+        drop(first);
+        assert_eq!(counters.shared.lock().blocks.len(), 0);
+        assert_eq!(value(&rendered(&counters, &p), LIVE_KR_AKAMAI), Some(3));
     }
 
     #[test]

@@ -86,53 +86,61 @@ pub fn bind(config: &ListenConfig) -> io::Result<Bound> {
 /// The DNS threads. Dropping this stops them (without waiting); `join` waits.
 #[derive(Debug)]
 pub struct DnsThreads {
-    threads: Vec<JoinHandle<()>>,
+    udp: Vec<JoinHandle<()>>,
+    tcp: Option<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
     tcp_stop: CancellationToken,
 }
 
 impl DnsThreads {
-    /// Tell every thread to stop: UDP threads finish the batch in hand (within their
-    /// 100 ms receive timeout when idle), TCP closes its connections.
+    /// Tell the UDP threads to stop: each finishes the batch in hand (within its 100 ms
+    /// receive timeout when idle). TCP keeps serving until `join`, so the port stays ours
+    /// until the last UDP socket is closed: a server started meanwhile on the same port fails
+    /// at its TCP bind instead of joining a UDP group that is going away.
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Relaxed);
-        self.tcp_stop.cancel();
     }
 
-    /// A flag that stops the threads when set, for a watcher that only has the token.
+    /// A task that calls `stop` when `stop` is cancelled.
     pub fn stop_on(&self, stop: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
         let stopping = Arc::clone(&self.stopping);
-        let tcp_stop = self.tcp_stop.clone();
         async move {
             stop.cancelled().await;
             stopping.store(true, Ordering::Relaxed);
-            tcp_stop.cancel();
         }
     }
 
-    /// Stop and wait for every thread to finish (blocking).
+    /// Stop and wait for every thread to finish (blocking): UDP first, then TCP.
     pub fn join(mut self) {
         self.stop();
-        for thread in std::mem::take(&mut self.threads) {
+        for thread in std::mem::take(&mut self.udp) {
             if thread.join().is_err() {
-                tracing::error!("a DNS thread panicked");
+                tracing::error!("a UDP thread panicked");
             }
+        }
+        self.tcp_stop.cancel();
+        if let Some(thread) = self.tcp.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the TCP thread panicked");
         }
     }
 }
 
 impl Drop for DnsThreads {
     fn drop(&mut self) {
-        self.stop();
+        // Not joined (dropped without `Running::shutdown`): stop everything now.
+        self.stopping.store(true, Ordering::Relaxed);
+        self.tcp_stop.cancel();
     }
 }
 
 /// Start serving `bound`, counting in `counters`.
 pub fn spawn(bound: Bound, handler: &Handler, counters: &DnsCounters, config: &ListenConfig) -> io::Result<DnsThreads> {
-    let mut threads = DnsThreads { threads: Vec::new(), stopping: Arc::new(AtomicBool::new(false)), tcp_stop: CancellationToken::new() };
+    let mut threads = DnsThreads { udp: Vec::new(), tcp: None, stopping: Arc::new(AtomicBool::new(false)), tcp_stop: CancellationToken::new() };
     for group in bound.udp {
-        threads.threads.extend(udp::spawn(group, handler, counters, config.udp.batch, &threads.stopping)?);
+        threads.udp.extend(udp::spawn(group, handler, counters, config.udp.batch, &threads.stopping)?);
     }
-    threads.threads.push(tcp::spawn(bound.tcp, handler.clone(), counters, config.tcp, threads.tcp_stop.clone())?);
+    threads.tcp = Some(tcp::spawn(bound.tcp, handler.clone(), counters, config.tcp, threads.tcp_stop.clone())?);
     Ok(threads)
 }

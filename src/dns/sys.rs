@@ -80,8 +80,13 @@ pub struct Batch {
     out_hdrs: Region<libc::mmsghdr>,
     /// Datagrams from the last `recv`; their headers are the ones to reset next time.
     received: usize,
+    /// Headers whose lengths the kernel may have overwritten (all of them before the first
+    /// `recv`), reset by the next `recv`.
+    dirty: usize,
     /// Replies queued for the next `send`, in `out_hdrs[..queued]`.
     queued: usize,
+    /// The slot of each queued reply.
+    queued_slots: Vec<usize>,
     replies: Vec<Vec<u8>>,
 }
 
@@ -110,7 +115,8 @@ impl Batch {
     /// Buffers for `capacity` datagrams (at least 1); with `pktinfo`, room for the
     /// destination-address control message of each.
     pub fn new(capacity: usize, pktinfo: bool) -> Batch {
-        let capacity = capacity.max(1);
+        // A batch beyond this is a configuration mistake (the setting allows 1,024).
+        let capacity = capacity.clamp(1, 4096);
         let batch = Batch {
             capacity,
             pktinfo,
@@ -121,8 +127,10 @@ impl Batch {
             hdrs: Region::zeroed(capacity),
             out_iovs: Region::zeroed(capacity),
             out_hdrs: Region::zeroed(capacity),
-            received: capacity,
+            received: 0,
+            dirty: capacity,
             queued: 0,
+            queued_slots: vec![0; capacity],
             replies: (0..capacity).map(|_| Vec::with_capacity(REPLY_CAPACITY)).collect(),
         };
         for i in 0..capacity {
@@ -151,17 +159,18 @@ impl Batch {
     pub fn recv(&mut self, fd: BorrowedFd<'_>) -> io::Result<usize> {
         // The kernel overwrote the name and control lengths of the slots it filled last time.
         let control_len = if self.pktinfo { CONTROL_WORDS * size_of::<u64>() } else { 0 };
-        for i in 0..self.received {
+        for i in 0..self.dirty.max(self.received) {
             // SAFETY: `received <= capacity`; the header is ours and not borrowed.
             unsafe {
                 let hdr = &mut (*self.hdrs.at(i)).msg_hdr;
                 hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
                 hdr.msg_control = if self.pktinfo { self.controls.at(i).cast() } else { std::ptr::null_mut() };
-                hdr.msg_controllen = control_len;
+                hdr.msg_controllen = control_len as _;
                 hdr.msg_flags = 0;
             }
         }
         self.received = 0;
+        self.dirty = 0;
         self.queued = 0;
         // SAFETY: `hdrs` holds `capacity` initialised headers whose buffers are valid for
         // the lengths they state; a null timeout means the socket's own timeout applies.
@@ -193,25 +202,21 @@ impl Batch {
         Some((Received { data, src, truncated }, reply))
     }
 
-    /// Send slot `i`'s reply (its buffer as left by `slot`) with the next `send`.
+    /// Send slot `i`'s reply (its buffer as `slot` left it, read when `send` runs) with the
+    /// next `send`.
     pub fn queue(&mut self, i: usize) {
         if i >= self.received || self.queued >= self.capacity {
             return;
         }
-        let Some(reply) = self.replies.get(i) else { return };
         let j = self.queued;
-        // SAFETY: `i < received` and `j < capacity`; the reply buffer is not touched again
-        // before `send` (it is only reachable through `slot`, which takes `&mut self` after
-        // the next `recv` cleared the queue).
+        // SAFETY: `i < received` and `j < capacity`; only headers this `Batch` owns are
+        // touched, and the reply buffer's address is taken later, in `send`.
         unsafe {
-            let iov = self.out_iovs.at(j);
-            (*iov).iov_base = reply.as_ptr().cast_mut().cast();
-            (*iov).iov_len = reply.len();
             let rx = &(*self.hdrs.at(i)).msg_hdr;
             let tx = &mut (*self.out_hdrs.at(j)).msg_hdr;
             tx.msg_name = rx.msg_name;
             tx.msg_namelen = rx.msg_namelen;
-            tx.msg_iov = iov;
+            tx.msg_iov = self.out_iovs.at(j);
             tx.msg_iovlen = 1;
             tx.msg_flags = 0;
             if self.pktinfo && rx.msg_controllen > 0 {
@@ -225,18 +230,33 @@ impl Batch {
                 tx.msg_controllen = 0;
             }
         }
+        if let Some(slot) = self.queued_slots.get_mut(j) {
+            *slot = i;
+        }
         self.queued += 1;
     }
 
     /// Send the queued replies, as few system calls as the kernel allows. A reply the kernel
     /// refuses is skipped (counted in `failed`), the rest still go.
     pub fn send(&mut self, fd: BorrowedFd<'_>) -> Sent {
+        // The replies' addresses are taken here, under `&mut self`: no reply can be resized
+        // or freed between this and the system call.
+        for j in 0..self.queued {
+            let Some(reply) = self.queued_slots.get(j).and_then(|&i| self.replies.get(i)) else { continue };
+            // SAFETY: `j < queued <= capacity`; the iovec is ours and only read by the kernel
+            // during `sendmmsg` below, while `reply` is not touched.
+            unsafe {
+                let iov = self.out_iovs.at(j);
+                (*iov).iov_base = reply.as_ptr().cast_mut().cast();
+                (*iov).iov_len = reply.len();
+            }
+        }
         let mut out = Sent::default();
         let mut from = 0;
         while from < self.queued {
             let left = self.queued - from;
-            // SAFETY: `out_hdrs[from..queued]` were filled by `queue` and point at buffers
-            // that live until the next `recv`.
+            // SAFETY: `out_hdrs[from..queued]` were filled by `queue` and point at names,
+            // control data and replies that live until the next `recv`.
             let n = unsafe { libc::sendmmsg(fd.as_raw_fd(), self.out_hdrs.at(from), left as libc::c_uint, 0) };
             if n > 0 {
                 out.sent += n as usize;
@@ -339,11 +359,11 @@ pub enum BufferSet {
     Capped,
 }
 
-/// Ask for a `bytes` buffer, forced past the sysctl cap where the process may; the size the
-/// kernel granted is read back with socket2 (`getsockopt`, which reports twice the request:
-/// the kernel counts its bookkeeping too).
+/// Ask for a `bytes` buffer, forced past the sysctl cap where the process may. The caller
+/// reads the granted size back (`getsockopt` reports twice the request: the kernel counts its
+/// bookkeeping too).
 pub fn set_buffer(fd: BorrowedFd<'_>, which: Buffer, bytes: usize) -> io::Result<BufferSet> {
-    let value = libc::c_int::try_from(bytes / 2 * 2).unwrap_or(libc::c_int::MAX);
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
     let (force, plain) = match which {
         Buffer::Receive => (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
         Buffer::Send => (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
@@ -352,6 +372,14 @@ pub fn set_buffer(fd: BorrowedFd<'_>, which: Buffer, bytes: usize) -> io::Result
         Ok(()) => Ok(BufferSet::Forced),
         Err(_) => set_int(fd, libc::SOL_SOCKET, plain, value).map(|()| BufferSet::Capped),
     }
+}
+
+/// Send with DF set and ignore path-MTU messages (`IP_PMTUDISC_PROBE`): answers are at most
+/// 1,232 bytes, which every path carries, so a forged "fragmentation needed" can never shrink
+/// them, and nothing is fragmented (RFC 9715). The kernel then also skips the per-packet IP
+/// identification hash it needs for fragmentable packets.
+pub fn never_fragment(fd: BorrowedFd<'_>, ipv6: bool) -> io::Result<()> {
+    if ipv6 { set_int(fd, libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, libc::IPV6_PMTUDISC_PROBE) } else { set_int(fd, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, libc::IP_PMTUDISC_PROBE) }
 }
 
 /// Receive each datagram's destination address (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), for a
@@ -375,6 +403,26 @@ mod tests {
         (server, client)
     }
 
+    /// Receive batches until `n` datagrams came in, handing each batch to `each` (which
+    /// fills and queues replies), sending after each batch; returns what the sends did.
+    fn serve(server: &UdpSocket, batch: &mut Batch, n: usize, mut each: impl FnMut(&mut Batch, usize)) -> Sent {
+        let mut got = 0;
+        let mut total = Sent::default();
+        while got < n {
+            let k = batch.recv(server.as_fd()).expect("recv");
+            assert!(k <= batch.capacity());
+            for i in 0..k {
+                each(batch, i);
+            }
+            let sent = batch.send(server.as_fd());
+            total.sent += sent.sent;
+            total.failed += sent.failed;
+            total.error = total.error.or(sent.error);
+            got += k;
+        }
+        total
+    }
+
     #[test]
     fn a_batch_takes_what_is_queued_and_answers_each_sender() {
         let (server, client) = pair();
@@ -383,27 +431,94 @@ mod tests {
             client.send_to(&[i; 3], to).expect("send");
         }
         let mut batch = Batch::new(4, false);
-        // Four fit this batch; the fifth waits for the next.
-        let n = batch.recv(server.as_fd()).expect("recv");
-        assert_eq!(n, 4);
-        for i in 0..n {
+        let mut seen = Vec::new();
+        let sent = serve(&server, &mut batch, 5, |batch, i| {
             let (pkt, reply) = batch.slot(i).expect("slot");
-            assert_eq!(pkt.data, &[i as u8; 3]);
+            assert_eq!(pkt.data.len(), 3);
             assert_eq!(pkt.src, Some(client.local_addr().expect("addr")));
             assert!(!pkt.truncated);
+            let n = pkt.data[0];
+            seen.push(n);
             reply.clear();
-            reply.extend_from_slice(&[b'r', i as u8]);
+            reply.extend_from_slice(&[b'r', n]);
             batch.queue(i);
-        }
-        assert!(batch.slot(4).is_none());
-        assert_eq!(batch.send(server.as_fd()), Sent { sent: 4, failed: 0, error: None });
+        });
+        // At most four per batch, in order, each answered.
+        assert_eq!(seen, [0, 1, 2, 3, 4]);
+        assert_eq!(sent, Sent { sent: 5, failed: 0, error: None });
         let mut buf = [0u8; 16];
-        for i in 0..4u8 {
+        for i in 0..5u8 {
             let (len, from) = client.recv_from(&mut buf).expect("reply");
             assert_eq!((&buf[..len], from), (&[b'r', i][..], to));
         }
-        assert_eq!(batch.recv(server.as_fd()).expect("recv"), 1);
-        assert_eq!(batch.slot(0).expect("slot").0.data, &[4u8; 3]);
+        assert!(batch.slot(5).is_none());
+    }
+
+    #[test]
+    fn each_queued_slot_answers_its_own_sender_from_the_address_it_asked() {
+        let server = UdpSocket::bind("0.0.0.0:0").expect("bind");
+        server.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        enable_pktinfo(server.as_fd(), false).expect("pktinfo");
+        let port = server.local_addr().expect("addr").port();
+        // Three clients, each asking a different address; the middle one gets no answer, so
+        // in a batch of three the second reply queued is slot 2's.
+        let clients: Vec<(UdpSocket, SocketAddr)> = (1..=3u8)
+            .map(|last| {
+                let c = UdpSocket::bind("127.0.0.1:0").expect("bind");
+                c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+                (c, SocketAddr::from(([127, 0, 0, last], port)))
+            })
+            .collect();
+        for (k, (c, to)) in clients.iter().enumerate() {
+            c.send_to(&[k as u8], *to).expect("send");
+        }
+        let mut batch = Batch::new(8, true);
+        let sent = serve(&server, &mut batch, 3, |batch, i| {
+            let (pkt, reply) = batch.slot(i).expect("slot");
+            let k = pkt.data[0];
+            if k == 1 {
+                return;
+            }
+            reply.clear();
+            reply.extend_from_slice(&[b'a', k]);
+            batch.queue(i);
+        });
+        assert_eq!(sent.sent, 2);
+        let mut buf = [0u8; 4];
+        for (k, (c, to)) in clients.iter().enumerate() {
+            if k == 1 {
+                c.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+                assert!(c.recv_from(&mut buf).is_err(), "the unqueued slot got no answer");
+                continue;
+            }
+            let (len, from) = c.recv_from(&mut buf).expect("reply");
+            assert_eq!((&buf[..len], from), (&[b'a', k as u8][..], *to));
+        }
+    }
+
+    #[test]
+    fn a_reply_the_kernel_refuses_is_skipped_and_the_rest_still_go() {
+        let (server, client) = pair();
+        let to = server.local_addr().expect("addr");
+        for payload in [b"a", b"b", b"c"] {
+            client.send_to(payload, to).expect("send");
+        }
+        let mut batch = Batch::new(4, false);
+        let sent = serve(&server, &mut batch, 3, |batch, i| {
+            let (pkt, reply) = batch.slot(i).expect("slot");
+            let big = pkt.data == b"b";
+            reply.clear();
+            // Past the largest UDP payload: EMSGSIZE for this one only.
+            reply.resize(if big { 70_000 } else { 1 }, pkt.data[0]);
+            batch.queue(i);
+        });
+        assert_eq!((sent.sent, sent.failed), (2, 1));
+        assert!(sent.error.is_some(), "{sent:?}");
+        let mut buf = [0u8; 4];
+        for want in [b"a", b"c"] {
+            let (len, _) = client.recv_from(&mut buf).expect("reply");
+            assert_eq!(&buf[..len], want);
+        }
     }
 
     #[test]
@@ -452,11 +567,18 @@ mod tests {
     }
 
     #[test]
-    fn buffers_are_granted_at_least_what_the_sysctl_allows() {
+    fn a_buffer_is_forced_past_the_sysctl_or_capped_by_it() {
         let (server, _) = pair();
         let sock = socket2::SockRef::from(&server);
-        let before = sock.recv_buffer_size().expect("size");
-        set_buffer(server.as_fd(), Buffer::Receive, 1 << 20).expect("set");
-        assert!(sock.recv_buffer_size().expect("size") > before.min(1 << 20));
+        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max").ok().and_then(|s| s.trim().parse::<usize>().ok());
+        let asked = 3 << 20;
+        let how = set_buffer(server.as_fd(), Buffer::Receive, asked).expect("set");
+        // getsockopt reports twice the size in force.
+        let granted = sock.recv_buffer_size().expect("size") / 2;
+        match (how, cap) {
+            (BufferSet::Forced, _) => assert_eq!(granted, asked),
+            (BufferSet::Capped, Some(cap)) => assert_eq!(granted, asked.min(cap)),
+            (BufferSet::Capped, None) => assert!(granted > 0),
+        }
     }
 }

@@ -52,11 +52,22 @@ pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 }
 
 /// Serve `listeners` on a thread of their own until `stop` is cancelled; the thread's
-/// connections count in one `WorkerCounters`.
+/// connections count in one `WorkerCounters`. The runtime is built on that thread, and an
+/// error building it is returned here.
 pub fn spawn(listeners: Vec<std::net::TcpListener>, handler: Handler, counters: &DnsCounters, config: TcpConfig, stop: CancellationToken) -> io::Result<JoinHandle<()>> {
     let counts = counters.worker();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    std::thread::Builder::new().name("dns-tcp".into()).spawn(move || {
+    let (started, outcome) = std::sync::mpsc::sync_channel::<io::Result<()>>(1);
+    let thread = std::thread::Builder::new().name("dns-tcp".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(r) => {
+                let _ = started.send(Ok(()));
+                r
+            }
+            Err(e) => {
+                let _ = started.send(Err(e));
+                return;
+            }
+        };
         let shared = Tcp { handler, counts: Rc::new(RefCell::new(counts)), idle: config.idle };
         let permits = Arc::new(Semaphore::new(config.max_connections.max(1)));
         let local = tokio::task::LocalSet::new();
@@ -72,7 +83,12 @@ pub fn spawn(listeners: Vec<std::net::TcpListener>, handler: Handler, counters: 
             }
             while acceptors.join_next().await.is_some() {}
         });
-    })
+    })?;
+    match outcome.recv() {
+        Ok(Ok(())) => Ok(thread),
+        Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("TCP runtime: {e}"))),
+        Err(_) => Err(io::Error::other("the TCP thread stopped before its runtime started")),
+    }
 }
 
 /// What every connection needs. The counters are shared by the connections of this one
@@ -153,10 +169,13 @@ async fn connection(mut stream: TcpStream, src: SocketAddr, tcp: &Tcp) -> io::Re
         let Ok(reply_len) = u16::try_from(reply.len()) else {
             return Ok(());
         };
-        // One write, so the length and the message leave in one segment.
+        // One write, so the length and the message leave in one segment; a client that
+        // stops reading is dropped after the idle timeout rather than holding its slot.
         framed.clear();
         framed.extend_from_slice(&reply_len.to_be_bytes());
         framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
+        tokio::time::timeout(idle, stream.write_all(&framed))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "client not reading its answers"))??;
     }
 }

@@ -84,6 +84,7 @@ impl UdpGroup {
             if pktinfo {
                 sys::enable_pktinfo(sock.as_fd(), addr.is_ipv6())?;
             }
+            sys::never_fragment(sock.as_fd(), addr.is_ipv6())?;
             let how = if rcv == BufferSet::Forced && snd == BufferSet::Forced { BufferSet::Forced } else { BufferSet::Capped };
             granted = (sock.recv_buffer_size()?, sock.send_buffer_size()?, how);
             sockets.push(std::net::UdpSocket::from(sock));
@@ -107,7 +108,8 @@ pub fn spawn(group: UdpGroup, handler: &Handler, counters: &super::DnsCounters, 
     let mut threads = Vec::with_capacity(group.sockets.len());
     for (i, socket) in group.sockets.into_iter().enumerate() {
         let worker = Worker { socket, handler: handler.clone(), counts: counters.worker(), stopping: Arc::clone(stopping), batch: Batch::new(batch, group.pktinfo) };
-        let thread = std::thread::Builder::new().name(format!("dns-udp-{i}")).spawn(move || worker.run())?;
+        // `udp53.0`: port and index (thread names are cut at 15 bytes).
+        let thread = std::thread::Builder::new().name(format!("udp{}.{i}", group.addr.port())).spawn(move || worker.run())?;
         threads.push(thread);
     }
     Ok(threads)
@@ -127,7 +129,10 @@ impl Worker {
         let mut last_error: Option<io::ErrorKind> = None;
         while !self.stopping.load(Ordering::Relaxed) {
             let n = match self.batch.recv(self.socket.as_fd()) {
-                Ok(n) => n,
+                Ok(n) => {
+                    last_error = None;
+                    n
+                }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
                 Err(e) => {
                     // Out of memory and the like: keep serving, log once per kind, and do not
@@ -156,6 +161,9 @@ impl Worker {
             }
             let sent = self.batch.send(self.socket.as_fd());
             if let Some(kind) = sent.error {
+                for _ in 0..sent.failed {
+                    self.counts.dropped(DropReason::SendFailed);
+                }
                 tracing::debug!(error = %io::Error::from(kind), failed = sent.failed, "udp send error");
             }
         }

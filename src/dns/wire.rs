@@ -117,6 +117,8 @@ pub enum DropReason {
     /// A UDP datagram longer than a receive slot (4,096 bytes): no query is that long, and
     /// its end is lost (dropped by the listener).
     Oversized,
+    /// Answered, but the kernel refused to send the reply (counted by the listener).
+    SendFailed,
 }
 
 /// Outcome of parsing.

@@ -169,7 +169,7 @@ pub const DNS_ECS: Family = family(
 pub const DNS_DROPPED: Family = family(
     "cdnsteer_dns_dropped_packets_total",
     Kind::Counter,
-    "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0; oversized: a UDP datagram over 4,096 bytes).",
+    "DNS packets dropped without an answer, by reason (short: shorter than a header; response: QR=1; source_port_zero: UDP from port 0; oversized: a UDP datagram over 4,096 bytes; send_failed: the kernel refused the reply).",
 );
 
 // --- The history writer (`history::HistoryStats`). ---
@@ -196,13 +196,13 @@ pub const HISTORY_DROPPED: Family = family(
 pub const ENGINE_TICKS: Family = family(
     "cdnsteer_engine_ticks_total",
     Kind::Counter,
-    "Health engine ticks run (each zone ticks at its own tick_ms; one tick covers every zone due).",
+    "Health engine rounds run (each zone ticks at its own tick_ms; one round covers every zone due, and the engine also wakes for override expiries, event boundaries and at least once a second).",
 );
 /// How late engine ticks started.
 pub const ENGINE_TICK_LAG: Family = family(
     "cdnsteer_engine_tick_lag_seconds",
     Kind::Histogram,
-    "How late each engine tick started after the time it was due: the control plane's scheduling delay (DNS runs on threads of its own).",
+    "How late each engine round started after the time it was due (a zone tick, an override expiry, an event boundary, or the 1 s wake-up), in 1 ms steps: the control plane's scheduling delay (DNS runs on threads of its own).",
 );
 
 /// The process-wide families, in the order `ProcessCounters::render` writes them (counters,

@@ -14,6 +14,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// The repository root.
+/// Tests that load the machine on purpose (the UDP flood) hold this for writing; tests whose
+/// probes have sub-second timeouts hold it for reading, so they never run during a flood.
+pub static CPU_HEAVY: std::sync::LazyLock<tokio::sync::RwLock<()>> = std::sync::LazyLock::new(|| tokio::sync::RwLock::new(()));
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -79,6 +79,8 @@ fn failure(r: &FetchResult) -> FailureReason {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_edge_is_timed_and_a_cache_hit() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.2");
     let mut p = probe_of(&edge.url());
     p.expect_bytes = Some(DEFAULT_BODY_LEN as u64);
@@ -102,6 +104,8 @@ async fn healthy_edge_is_timed_and_a_cache_hit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_first_byte_shows_in_ttfb() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.3");
     edge.set(Mode::SlowFirstByte(Duration::from_millis(300)));
     let t = fetch_bounded(&probe_of(&edge.url())).await.expect("slow but fine");
@@ -111,6 +115,8 @@ async fn slow_first_byte_shows_in_ttfb() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_body_shows_in_throughput() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.4");
     let len = 64 * 1024;
     let rate = 256 * 1024; // bytes per second: the body takes at least 250 ms
@@ -149,6 +155,8 @@ async fn reset_mid_body_is_reset() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hang_is_timeout_at_the_probe_timeout() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.7");
     edge.set(Mode::Hang);
     let mut p = probe_of(&edge.url());
@@ -289,6 +297,8 @@ async fn stop_all(stop: &CancellationToken, tasks: &mut JoinSet<()>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_probes_at_the_interval_and_stops_on_cancel() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.16");
     edge.set_body_len(16 * 1024);
     let probes: Vec<Probe> = ["seoul-1", "busan-1"]
@@ -319,6 +329,8 @@ async fn scheduler_probes_at_the_interval_and_stops_on_cancel() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_never_blocks_on_a_full_channel_and_reports_failures() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edge = StandIn::start("127.0.0.17");
     edge.set(Mode::Status(502));
     let p = Probe { interval_ms: 100, timeout_ms: 90, ..probe_of(&edge.url()) };

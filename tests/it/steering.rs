@@ -151,6 +151,8 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kr_fault_drains_kr_only_and_heals_after_the_hold_ramping() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edges = Edges::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let s = start(dir.path(), &zone(&edges.probes()), None).await;
@@ -230,6 +232,8 @@ async fn a_kr_fault_drains_kr_only_and_heals_after_the_hold_ramping() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_candidates_down_fails_open_to_the_last_resort_never_servfail() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let edges = Edges::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let s = start(dir.path(), &zone(&edges.probes()), None).await;
@@ -266,6 +270,8 @@ async fn all_candidates_down_fails_open_to_the_last_resort_never_servfail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushed_telemetry_moves_shares_like_probes() {
+    // Sub-second probe timeouts: never during a deliberate flood.
+    let _quiet = crate::harness::CPU_HEAVY.read().await;
     let dir = tempfile::tempdir().expect("tempdir");
     // No probes: only telemetry speaks.
     let s = start(dir.path(), &zone("    []\n").replace("  probes:\n    []\n", "  probes: []\n"), Some("s3cret")).await;

@@ -111,6 +111,7 @@ async fn a_second_server_on_the_same_port_fails_to_start_and_takes_none_of_its_q
     for _ in 0..200 {
         assert_eq!(udp(addr, &ask).await.metadata.response_code, ResponseCode::NoError);
     }
+    // The second server wrote little (one error) before it exited: the pipe never filled.
     let mut stderr = String::new();
     if let Some(mut e) = second.stderr.take() {
         std::io::Read::read_to_string(&mut e, &mut stderr).expect("stderr");
@@ -128,7 +129,8 @@ async fn every_thread_has_its_own_socket_and_the_counts_add_up() {
     let port = server.udp.port();
     // One socket per thread, all on the port.
     let udp_table = std::fs::read_to_string("/proc/net/udp").expect("/proc/net/udp");
-    let local = format!("0100007F:{port:04X}");
+    // /proc/net/udp prints the address as the in-memory (network order) word, in hex.
+    let local = format!("{:08X}:{port:04X}", u32::from_ne_bytes([127, 0, 0, 1]));
     let sockets = udp_table.lines().filter(|l| l.split_whitespace().nth(1) == Some(local.as_str())).count();
     assert_eq!(sockets, WORKERS, "{udp_table}");
 
@@ -183,9 +185,10 @@ health:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_udp_flood_starves_neither_the_control_plane_nor_the_probes() {
-    const FLOOD: Duration = Duration::from_secs(4);
-    const SENDERS: usize = 3;
+    const FLOOD: Duration = Duration::from_secs(3);
+    const SENDERS: usize = 2;
     const MAX_PACKETS: u64 = 20_000_000;
+    let _flood = crate::harness::CPU_HEAVY.write().await;
     let stand_in = StandIn::start("127.0.0.2");
     stand_in.set_body_len(16 * 1024);
     let zones = tempfile::tempdir().expect("zones");
@@ -243,7 +246,7 @@ async fn a_udp_flood_starves_neither_the_control_plane_nor_the_probes() {
     let lag_sum = sum(&after, "cdnsteer_engine_tick_lag_seconds_sum", &[]) - sum(&before, "cdnsteer_engine_tick_lag_seconds_sum", &[]);
     let slow_ticks = ticks - (sum(&after, "cdnsteer_engine_tick_lag_seconds_bucket", &["le=\"0.1\""]) - sum(&before, "cdnsteer_engine_tick_lag_seconds_bucket", &["le=\"0.1\""]));
     let probes_ok = sum(&after, "cdnsteer_probe_duration_seconds_count", &["phase=\"total\""]) - sum(&before, "cdnsteer_probe_duration_seconds_count", &["phase=\"total\""]);
-    let timeouts = sum(&after, "cdnsteer_probe_failures_total", &["reason=\"timeout\""]);
+    let timeouts = sum(&after, "cdnsteer_probe_failures_total", &["reason=\"timeout\""]) - sum(&before, "cdnsteer_probe_failures_total", &["reason=\"timeout\""]);
     let failures = sum(&after, "cdnsteer_probe_failures_total", &[]) - sum(&before, "cdnsteer_probe_failures_total", &[]);
     eprintln!(
         "flood {:.1} s: sent {sent:.0}, answered {answered:.0} ({:.0}/s); /ready {ready_checks} checks, slowest {:?}; engine ticks {ticks:.0} (mean lag {:.1} ms, {slow_ticks:.0} later than 100 ms); probes {probes_ok:.0} ok, {failures:.0} failed",
@@ -253,10 +256,33 @@ async fn a_udp_flood_starves_neither_the_control_plane_nor_the_probes() {
         if ticks > 0.0 { lag_sum / ticks * 1000.0 } else { f64::NAN },
     );
     assert!(answered > 1000.0, "the UDP thread answered during the flood: {answered}");
+    assert!(sent > answered * 1.1, "the flood must be more than one UDP thread answers: sent {sent}, answered {answered}");
     // The engine ticks every 100 ms: at least half of them ran.
     assert!(ticks >= flood.as_secs_f64() * 10.0 * 0.5, "engine ticks kept running: {ticks} in {flood:?}");
     // Two probes every 200 ms: at least half of them succeeded, none timed out.
     assert!(probes_ok >= flood.as_secs_f64() * 10.0 * 0.5, "probes kept running: {probes_ok} in {flood:?}");
     assert_eq!(timeouts, 0.0, "no probe of the healthy stand-in may time out");
     server.running.shutdown().await;
+}
+
+#[test]
+fn tcp_is_bound_before_any_udp_socket_joins_the_port() {
+    // A port whose TCP side and UDP side are both held by someone else (a UDP socket without
+    // SO_REUSEPORT, which no group can join): binding must fail at TCP, before a UDP socket
+    // of ours could have joined a group on the port.
+    let (tcp, _udp, addr) = (0..20)
+        .find_map(|_| {
+            let tcp = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+            let addr = tcp.local_addr().ok()?;
+            let udp = UdpSocket::bind(addr).ok()?;
+            Some((tcp, udp, addr))
+        })
+        .expect("a port free on both TCP and UDP");
+    let config = cdnsteer::dns::listener::ListenConfig { addrs: vec![addr], ..Default::default() };
+    let err = cdnsteer::dns::listener::bind(&config).expect_err("the port is taken");
+    assert!(err.to_string().starts_with(&format!("TCP {addr}")), "{err}");
+    // Only UDP taken: TCP binds, then the UDP group fails and says so.
+    drop(tcp);
+    let err = cdnsteer::dns::listener::bind(&config).expect_err("the UDP port is taken");
+    assert!(err.to_string().starts_with(&format!("UDP {addr}")), "{err}");
 }

@@ -824,6 +824,15 @@ fn config_invalid_setting_is_located() {
     );
     assert_eq!(err.summary(), "6 errors in 1 of 1 file");
 
+    // `udp_workers`, the older spelling of `udp.workers`, is still read, but not beside it.
+    let (config, _, _dir) = load_config("version: 1\nudp_workers: 3\n");
+    assert_eq!(config.expect("udp_workers alone loads").listen.udp.workers, 3);
+    let (config, _, _dir) = load_config("version: 1\nudp_workers: 3\nudp: {workers: 2}\n");
+    let err = config.expect_err("both spellings");
+    let got: Vec<(u64, &str)> = err.diagnostics.iter().map(|d| (d.pos.line, d.path.as_str())).collect();
+    assert_eq!(got, [(2, "udp_workers")], "{err}");
+    assert!(err.to_string().contains("older spelling"), "{err}");
+
     // The history block: ranges, units, and a resolution longer than the retention.
     let (config, _, _dir) = load_config("version: 1\nhistory:\n  retention: 2h\n  full_resolution: 3h\n  keyframe_interval: 10m\n  answers_interval: 10\n  colour: red\n");
     let err = config.expect_err("unknown key in history");
