@@ -114,8 +114,25 @@ impl Handler {
         self.handle(raw, src, transport, out, Some(counters))
     }
 
+    /// The snapshot being served, for answering a batch of packets from one load
+    /// (`handle_from`). Hold it only while answering: a reload waits for no reader, but the
+    /// old snapshot lives as long as someone holds it.
+    pub fn snapshot(&self) -> arc_swap::Guard<std::sync::Arc<Served>> {
+        self.reader.load()
+    }
+
+    /// `handle_counted` from a snapshot the caller loaded (`snapshot`).
+    pub fn handle_from(&self, snap: &Served, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>, counters: &mut WorkerCounters) -> bool {
+        Self::handle_in(snap, raw, src, transport, out, Some(counters))
+    }
+
     #[inline(always)]
     fn handle(&self, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>, counters: Option<&mut WorkerCounters>) -> bool {
+        Self::handle_in(&self.reader.load(), raw, src, transport, out, counters)
+    }
+
+    #[inline(always)]
+    fn handle_in(snap: &Served, raw: &[u8], src: SocketAddr, transport: Transport, out: &mut Vec<u8>, counters: Option<&mut WorkerCounters>) -> bool {
         let q = match wire::parse(raw) {
             Parsed::Drop(reason) => {
                 if let Some(c) = counters {
@@ -136,7 +153,6 @@ impl Handler {
             }
             Parsed::Query(q) => q,
         };
-        let snap = self.reader.load();
         let view = QueryView {
             opcode: q.opcode,
             qname: q.qname.as_slice(),
@@ -145,7 +161,7 @@ impl Handler {
             edns: q.edns,
             src: src.ip(),
         };
-        let d = respond(&snap, &view);
+        let d = respond(snap, &view);
         let reply = Reply { answer: &d.answer, opt: d.opt, dnssec_ok: q.edns.is_some_and(|e| e.dnssec_ok), ecs: d.ecs };
         let limit = if transport == Transport::Udp { usize::from(d.udp_limit) } else { usize::from(u16::MAX) };
         let truncated = wire::write_reply(out, &q, &reply, limit);
@@ -153,7 +169,7 @@ impl Handler {
             let ecs = q.edns.is_some_and(|e| e.ecs != EcsState::Absent);
             c.answered(&Answered { transport, qtype: q.qtype, rcode: u16::from(d.answer.rcode), ecs: Some(ecs), truncated });
             if let Some(hit) = &d.answer.steered {
-                c.steered(&snap, hit);
+                c.steered(snap, hit);
             }
         }
         true

@@ -145,6 +145,8 @@ impl Worker {
                     continue;
                 }
             };
+            // One snapshot load per batch, released before the thread blocks again.
+            let snap = self.handler.snapshot();
             for i in 0..n {
                 let Some((packet, reply)) = self.batch.slot(i) else { break };
                 if packet.truncated {
@@ -155,10 +157,11 @@ impl Worker {
                     self.counts.dropped(DropReason::SourcePortZero);
                     continue;
                 };
-                if self.handler.handle_counted(packet.data, src, Transport::Udp, reply, &mut self.counts) {
+                if self.handler.handle_from(&snap, packet.data, src, Transport::Udp, reply, &mut self.counts) {
                     self.batch.queue(i);
                 }
             }
+            drop(snap);
             let sent = self.batch.send(self.socket.as_fd());
             if let Some(kind) = sent.error {
                 for _ in 0..sent.failed {
