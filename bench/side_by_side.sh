@@ -40,9 +40,9 @@
 #                              the default receive buffer (net.core.rmem_default, about 220
 #                              small datagrams), about 300 are dropped; dnsperf gives them up
 #                              together after its 5 s timeout and refills the 300 slots at once,
-#                              which overflows again. So every server loses about 300 per 5 s
-#                              begun (about 600 at DUR=10, 300 at DUR=4) and the column does not
-#                              tell servers apart.
+#                              which overflows again: about 300 per 5 s begun. cdnsteer asks for
+#                              4 MiB buffers (udp.receive_buffer_bytes), so its figure is the
+#                              one that shows whether it keeps up.
 #        other CPU             the most CPU (% of a core) that other processes used during the
 #                              cell's runs, from the kit's other_cpu% column; over 25 the
 #                              cell's figures are flagged: something else ran on the machine.
@@ -69,12 +69,11 @@
 #      queries with ECS (a different /24 each) and 1 query, and prints
 #      (Ir(N) - Ir(1)) / (N - 1): user-space instructions per query including the network
 #      loop, not just the handler (bench/dnsperf.sh counts the handler alone). It does not
-#      depend on the clock, but it is the difference of two whole-process runs, and the
-#      server's start-up alone varies by about 10 million instructions from one run to the
-#      next (244M to 254M seen for N=1). At N=3000 that is thousands per query (six runs
-#      of one build gave 7,727 to 16,342); at INSTR_N=20000 a few hundred (11,569 and 11,809,
-#      about 16 s per run instead of 9). instr.py runs INSTR_RUNS=3 times and the median is
-#      reported, each run beside it; for a figure to publish use INSTR_N=20000.
+#      depend on the clock, but it is the difference of two whole-process runs, so the control
+#      plane's own work during the longer run's extra second or so (an engine round, a history
+#      write) falls on the queries: repeated runs agree within about 30 instructions per query,
+#      different state directories within about 500. instr.py runs INSTR_RUNS=3 times and the
+#      median is reported, each run beside it.
 #   5. Resident memory of the reload server (VmRSS, VmHWM from /proc/<pid>/status) before the
 #      load and after the reload run.
 #   6. A summary block with all figures, also written to target/peers/summary.md.
