@@ -71,9 +71,11 @@
 #      loop, not just the handler (bench/dnsperf.sh counts the handler alone). It does not
 #      depend on the clock, but it is the difference of two whole-process runs, so the control
 #      plane's own work during the longer run's extra second or so (an engine round, a history
-#      write) falls on the queries: repeated runs agree within about 30 instructions per query,
-#      different state directories within about 500. instr.py runs INSTR_RUNS=3 times and the
-#      median is reported, each run beside it.
+#      write) falls on the queries. A brand-new history database's first checkpoint is the
+#      largest of these (about 500 instructions per query at N=3000), so each run starts from
+#      a copy of a state directory a server has already run on for INSTR_WARM seconds, as
+#      any server's is; repeated runs then agree within about 30 instructions per query.
+#      instr.py runs INSTR_RUNS=3 times and the median is reported, each run beside it.
 #   5. Resident memory of the reload server (VmRSS, VmHWM from /proc/<pid>/status) before the
 #      load and after the reload run.
 #   6. A summary block with all figures, also written to target/peers/summary.md.
@@ -87,6 +89,7 @@
 #   RELOAD_PORT=5397 RELOAD_DUR=30 RELOAD_HUPS=100 RELOAD_QPS=50000
 #   RELOAD_CLIENTS=10 RELOAD_OUTSTANDING=100     dnsperf -c / -q for the reload run
 #   INSTR_PORT=5396 INSTR_N=3000 INSTR_RUNS=3    instr.py's server port, queries, runs
+#   INSTR_WARM=12               seconds the warm-up server runs before instr.py's runs
 #   BENCH_VENV=target/bench-venv                 venv for dnspython if python3 lacks it
 #   SERVER_CPU=1 CLIENT_CPU=0                    pinning of the reload run (as the kit)
 #
@@ -129,13 +132,14 @@ RELOAD_OUTSTANDING="${RELOAD_OUTSTANDING:-100}"
 INSTR_PORT="${INSTR_PORT:-5396}"
 INSTR_N="${INSTR_N:-3000}"
 INSTR_RUNS="${INSTR_RUNS:-3}"
+INSTR_WARM="${INSTR_WARM:-12}"
 BENCH_VENV="${BENCH_VENV:-target/bench-venv}"
 SERVER_CPU="${SERVER_CPU:-1}"
 CLIENT_CPU="${CLIENT_CPU:-0}"
 ECS_KR="8:00011800d3ea00"     # EDNS option 8: family 1, /24, scope 0, 211.234.0.0 (the kit's)
 ADDR=127.0.0.1                # the only address this script queries
 
-for v in DUR REPS RELOAD_PORT RELOAD_DUR RELOAD_HUPS RELOAD_QPS RELOAD_CLIENTS RELOAD_OUTSTANDING INSTR_PORT INSTR_N INSTR_RUNS SERVER_CPU CLIENT_CPU; do
+for v in DUR REPS RELOAD_PORT RELOAD_DUR RELOAD_HUPS RELOAD_QPS RELOAD_CLIENTS RELOAD_OUTSTANDING INSTR_PORT INSTR_N INSTR_RUNS INSTR_WARM SERVER_CPU CLIENT_CPU; do
     [[ "${!v}" =~ ^[0-9]+$ ]] || { echo "error: $v must be a whole number (got '${!v}')" >&2; exit 2; }
 done
 (( DUR >= 4 )) || { echo "error: DUR must be >= 4 (the kit measures CPU over [1 s, DUR-1 s])" >&2; exit 2; }
@@ -422,10 +426,22 @@ if ! python3 -c 'import dns.message, dns.edns' 2>/dev/null; then
     PY="$BENCH_VENV/bin/python"
 fi
 port_busy "$INSTR_PORT" && die "port $INSTR_PORT is in use; set INSTR_PORT=..."
+# A state directory as a running server has it (the history database created and
+# checkpointed once), copied for each run: a brand-new database's first checkpoint lands in
+# one of instr.py's two runs or the other, about 500 instructions per query either way.
+log "warming a state directory for instr.py (the server runs for ${INSTR_WARM}s)"
+rm -rf "$TMP/instr-warm"; mkdir -p "$TMP/instr-warm"
+"$BIN" serve --listen "$ADDR:$INSTR_PORT" --admin-listen off --state-dir "$TMP/instr-warm" >"$TMP/instr-warm.log" 2>&1 &
+SERVER_PID=$!
+for (( i = 0; i < 100; i++ )); do answers "$INSTR_PORT" && break; sleep 0.2; done
+answers "$INSTR_PORT" || die "the warm-up server did not answer; log: $TMP/instr-warm.log"
+sleep "$INSTR_WARM"
+kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
 INSTR_ALL=() INSTR_WARN=""
 for (( r = 1; r <= INSTR_RUNS; r++ )); do
     log "instructions per steered query ($r/$INSTR_RUNS): instr.py $INSTR_PORT $INSTR_N -- cdnsteer serve (unpinned, under callgrind)"
-    rm -rf "$TMP/instr-state"; mkdir -p "$TMP/instr-state"
+    rm -rf "$TMP/instr-state"; cp -a "$TMP/instr-warm" "$TMP/instr-state"
     t0="$(date +%s)"
     # TMPDIR: instr.py leaves its callgrind files in a temporary directory; make it ours
     TMPDIR="$TMP" timeout 1200 "$PY" "$PEERS/tools/instr.py" "$INSTR_PORT" "$INSTR_N" -- \
