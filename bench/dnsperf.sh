@@ -31,8 +31,9 @@
 #   for the same core. So the raw qps may be a measure of dnsperf rather than of cdnsteer, and
 #   the comparable figure is qps per server core: qps divided by the server's measured CPU
 #   share. "client cpu" in the table shows how busy dnsperf was (near 1.00 = client-bound).
-#   Pinning to one core also means the server runs with one tokio worker and one UDP worker
-#   (both default to the number of usable CPUs), so the numbers are per core by construction.
+#   Pinning to one core also means the server runs one UDP thread and one control-plane
+#   runtime worker (both default to the number of usable CPUs), so the numbers are per core
+#   by construction.
 #
 # Wall-clock numbers (qps, latency, CPU share) are skewed by anything else running on the
 # machine (e.g. a cargo build); the load average is printed at the start and the end.
