@@ -1,6 +1,8 @@
 //! The `cdnsteer` binary: parse arguments, set up logging, run. Everything else is in the
 //! library.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use anyhow::Context;

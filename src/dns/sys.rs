@@ -38,11 +38,11 @@ impl<T: Copy> Region<T> {
         Region { ptr: Box::into_raw(values).cast::<T>(), len }
     }
 
-    /// Pointer to element `i`; `i < len` is the caller's loop bound.
+    /// Pointer to element `i` (computing it is safe; the callers' `i < len` loop bounds make
+    /// dereferencing it sound).
     fn at(&self, i: usize) -> *mut T {
         debug_assert!(i < self.len);
-        // SAFETY: `i < len` keeps the offset inside the allocation.
-        unsafe { self.ptr.add(i) }
+        self.ptr.wrapping_add(i)
     }
 }
 
