@@ -2,52 +2,32 @@
 //! add|list|remove` with the generated token, overrides surviving a restart, a corrupt state
 //! file refusing the start (and `check --state-dir` saying why), no colour codes in logs.
 
-use std::io::Read;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
 use crate::harness::{Ask, cname, repo, udp_raw};
 
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let Ok(u) = UdpSocket::bind("127.0.0.1:0") else { continue };
-        let Ok(addr) = u.local_addr() else { continue };
-        if std::net::TcpListener::bind(addr).is_ok() {
-            return addr.port();
-        }
-    }
-    panic!("no free port");
-}
-
 struct Server {
-    child: Child,
+    child: crate::harness::Child,
     dns: SocketAddr,
     admin: String,
 }
 
 impl Server {
-    /// `cdnsteer serve` on the bundled zones with its state in `state`.
+    /// `cdnsteer serve` on the bundled zones with its state in `state`, on ports the OS
+    /// chose; returns once `/ready` says 200.
     async fn start(state: &Path) -> Server {
-        let dns = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let admin_port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_cdnsteer"))
-            .current_dir(repo())
-            .args(["serve", "--listen", &dns.to_string(), "--admin-listen", &format!("127.0.0.1:{admin_port}"), "--state-dir"])
-            .arg(state)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut server = Server { child, dns, admin: format!("http://127.0.0.1:{admin_port}") };
+        let child = crate::harness::Child::serve(&["--state-dir".as_ref(), state.as_os_str()]);
+        let admin = format!("http://{}", child.admin.expect("admin API"));
+        let mut server = Server { dns: child.dns, admin, child };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Some(status) = server.child.try_wait().expect("try_wait") {
-                panic!("server exited early: {status}: {}", server.stderr());
+            if let Some(status) = server.child.process.try_wait().expect("try_wait") {
+                panic!("server exited early: {status}: {}", server.child.log());
             }
             let ready = cdnsteer::admin::client::call(&server.admin, "GET", "/ready", None, None).await.is_ok_and(|(s, _)| s == 200);
             if ready {
@@ -58,23 +38,11 @@ impl Server {
         }
     }
 
-    fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut text);
-        }
-        text
-    }
-
     /// SIGTERM, wait, and the log.
     fn stop(mut self) -> String {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while self.child.try_wait().expect("try_wait").is_none() {
-            assert!(Instant::now() < deadline, "did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.stderr()
+        let _ = Command::new("kill").args(["-TERM", &self.child.process.id().to_string()]).status();
+        self.child.wait_exit();
+        self.child.log()
     }
 }
 

@@ -216,3 +216,89 @@ pub fn bundled_cdn(target: &str) -> &'static str {
         other => panic!("unexpected target {other}"),
     }
 }
+
+/// A `cdnsteer serve` child process on ports the OS chose (`--listen 127.0.0.1:0`, admin
+/// API on `127.0.0.1:0`), with the addresses read from its "serving" log line: no port is
+/// picked ahead and raced for by the tests running beside it.
+pub struct Child {
+    /// The process.
+    pub process: std::process::Child,
+    /// Its DNS address (UDP and TCP).
+    pub dns: SocketAddr,
+    /// Its admin API, when it runs one.
+    pub admin: Option<SocketAddr>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Child {
+    /// Start `cdnsteer serve` with `args` after `--listen 127.0.0.1:0 --admin-listen
+    /// 127.0.0.1:0` (pass `--admin-listen off` in `args` to override), in the repository,
+    /// logging at info; waits (at most 30 s) until it serves.
+    pub fn serve(args: &[&std::ffi::OsStr]) -> Child {
+        use std::io::BufRead;
+        let mut process = std::process::Command::new(env!("CARGO_BIN_EXE_cdnsteer"))
+            .current_dir(repo())
+            .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn cdnsteer serve");
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let stderr = process.stderr.take().expect("stderr piped");
+        let sink = std::sync::Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut text = sink.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                text.push_str(&line);
+                text.push('\n');
+            }
+        });
+        let mut child = Child { process, dns: SocketAddr::from(([127, 0, 0, 1], 0)), admin: None, log, reader: Some(reader) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = child.log();
+            if let Some(line) = text.lines().find(|l| l.contains(" serving ") && l.contains("udp=[")) {
+                let field = |name: &str| line.split(name).nth(1).and_then(|rest| rest.split([']', ')', ' ', ',']).next()).and_then(|a| a.parse::<SocketAddr>().ok());
+                child.dns = field("udp=[").expect("the serving line names the UDP address");
+                child.admin = field("admin=Some(");
+                return child;
+            }
+            if let Some(status) = child.process.try_wait().expect("try_wait") {
+                panic!("cdnsteer serve exited early: {status}\n{text}");
+            }
+            assert!(std::time::Instant::now() < deadline, "cdnsteer serve did not start within 30 s:\n{text}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The log so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Wait (at most 15 s) for the process to exit, then the whole log.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.process.try_wait().expect("try_wait") {
+                if let Some(r) = self.reader.take() {
+                    let _ = r.join();
+                }
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "cdnsteer serve did not exit within 15 s:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
