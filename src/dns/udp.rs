@@ -125,7 +125,19 @@ struct Worker {
 }
 
 impl Worker {
+    /// Serve until the server stops. A panic while answering (a bug: the handler is fuzzed
+    /// not to) is logged and the loop starts again with the next batch, so the group never
+    /// silently loses a socket's share of the queries.
     fn run(mut self) {
+        loop {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.serve())) {
+                Ok(()) => return,
+                Err(_) => tracing::error!("a UDP thread panicked while answering; it goes on with the next batch"),
+            }
+        }
+    }
+
+    fn serve(&mut self) {
         let mut last_error: Option<io::ErrorKind> = None;
         while !self.stopping.load(Ordering::Relaxed) {
             let n = match self.batch.recv(self.socket.as_fd()) {
