@@ -38,7 +38,7 @@ fn zone() -> String {
 }
 
 /// `sample -> value` of a scrape (comment lines skipped).
-fn samples(text: &str) -> HashMap<String, f64> {
+pub(crate) fn samples(text: &str) -> HashMap<String, f64> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.rsplit_once(' '))
@@ -46,7 +46,7 @@ fn samples(text: &str) -> HashMap<String, f64> {
         .collect()
 }
 
-async fn scrape(admin: SocketAddr) -> String {
+pub(crate) async fn scrape(admin: SocketAddr) -> String {
     let reply = request(admin, "GET", "/metrics", &[], Body::Fixed(Vec::new())).await;
     assert_eq!(reply.status, 200);
     String::from_utf8(reply.body).expect("UTF-8 metrics")

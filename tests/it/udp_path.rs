@@ -17,18 +17,8 @@ use crate::admin::{Body, request};
 use crate::harness::{Ask, bundled_geoip, repo, start_in, start_with, udp};
 use crate::standin::StandIn;
 
-fn samples(text: &str) -> HashMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.rsplit_once(' '))
-        .filter_map(|(k, v)| Some((k.to_string(), v.parse::<f64>().ok()?)))
-        .collect()
-}
-
 async fn scrape(admin: SocketAddr) -> HashMap<String, f64> {
-    let reply = request(admin, "GET", "/metrics", &[], Body::Fixed(Vec::new())).await;
-    assert_eq!(reply.status, 200);
-    samples(&String::from_utf8(reply.body).expect("UTF-8 metrics"))
+    crate::metrics::samples(&crate::metrics::scrape(admin).await)
 }
 
 /// Sum of a family's samples whose labels contain every one of `with`.
