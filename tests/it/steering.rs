@@ -66,7 +66,7 @@ impl Edges {
     }
 }
 
-fn zone(probes: &str) -> String {
+pub(crate) fn zone(probes: &str) -> String {
     format!(
         r#"version: 1
 zone: example.com

@@ -146,31 +146,12 @@ async fn every_thread_has_its_own_socket_and_the_counts_add_up() {
     server.running.shutdown().await;
 }
 
-/// A zone steering `live` between two CDNs, both probed at `stand_in` every 200 ms.
+/// The steering tests' zone (`live` over akamai and fastly, ticking every 100 ms), with both
+/// CDNs probed at `stand_in` every 200 ms from KR.
 fn probed_zone(stand_in: &StandIn) -> String {
     let url = stand_in.url();
-    format!(
-        r#"version: 1
-zone: example.com
-soa: {{primary: ns1.example.com., contact: hostmaster.example.com., serial: 1}}
-records:
-  - {{name: "@", type: NS, value: ns1.example.com.}}
-steered:
-  live:
-    ttl: 20
-    last_resort: akamai
-    cdns: {{akamai: {{target: akamai.cdn.test}}, fastly: {{target: fastly.cdn.test}}}}
-    regions:
-      countries:
-        KR: {{akamai: 1, fastly: 1}}
-      default: {{akamai: 1, fastly: 1}}
-health:
-  tick_ms: 100
-  probes:
-    - {{cdn: akamai, region: KR, vantage: kr-a, url: "{url}", interval_secs: 0.2, timeout_ms: 1000, expect_bytes: 16384}}
-    - {{cdn: fastly, region: KR, vantage: kr-f, url: "{url}", interval_secs: 0.2, timeout_ms: 1000, expect_bytes: 16384}}
-"#
-    )
+    let probe = |cdn: &str| format!("    - {{cdn: {cdn}, region: KR, vantage: kr-{cdn}, url: \"{url}\", interval_secs: 0.2, timeout_ms: 1000, expect_bytes: 16384}}\n");
+    crate::steering::zone(&(probe("akamai") + &probe("fastly")))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
