@@ -19,7 +19,7 @@ FEED=${FEED:-4m}            # how long the stream plays
 DEGRADE_AT=${DEGRADE_AT:-90s}
 DEGRADE_FOR=${DEGRADE_FOR:-2m}
 DIR=target/demo
-BIN=target/release/cdnsteer
+BIN=${CARGO_TARGET_DIR:-target}/release/cdnsteer   # where `cargo build --release` puts it
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
